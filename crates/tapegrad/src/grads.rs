@@ -1,0 +1,131 @@
+use std::fmt;
+use std::ops::Index;
+
+use crate::tape::{Tape, foreign_var};
+use crate::var::Var;
+
+/// The gradients from one [`Var::backward`]: d root / d node for every node recorded up to
+/// the root.
+///
+/// Index it with a [`Var`] (or call [`Grads::wrt`]); a node recorded after the root has
+/// gradient 0. When a `Grads` is dropped its buffer goes back to the tape, so a training loop
+/// that calls `backward` every step does not allocate for it.
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let x = tape.var(3.0);
+/// let y = x * x;
+/// let later = tape.var(1.0);
+/// let g = y.backward();
+/// assert_eq!(g[x], 6.0);
+/// assert_eq!(g.wrt(y), 1.0);
+/// assert_eq!(g[later], 0.0);
+/// ```
+///
+/// # Panics
+///
+/// Indexing with a `Var` of another tape panics.
+pub struct Grads<'t> {
+    tape: &'t Tape,
+    grads: Vec<f64>,
+}
+
+static ZERO: f64 = 0.0;
+
+impl<'t> Grads<'t> {
+    pub(crate) fn new(tape: &'t Tape, grads: Vec<f64>) -> Self {
+        Grads { tape, grads }
+    }
+
+    /// d root / d `v`; the same as `grads[v]`.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(2.0);
+    /// assert_eq!((x * 5.0).backward().wrt(x), 5.0);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn wrt(&self, v: Var<'t>) -> f64 {
+        self[v]
+    }
+
+    /// The gradients of several nodes, in order: what an optimizer or another thread needs.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let w = tape.vars(&[1.0, 2.0]);
+    /// let y = w[0] * w[1];
+    /// assert_eq!(y.backward().wrt_all(&w), vec![2.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn wrt_all(&self, vars: &[Var<'t>]) -> Vec<f64> {
+        vars.iter().map(|&v| self[v]).collect()
+    }
+
+    /// Gradients of the `out.len()` nodes recorded from `first` on (as [`Tape::vars`] records
+    /// a parameter vector), copied into `out` as one slice.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let p = tape.vars(&[1.0, 2.0, 3.0]);
+    /// let y = tape.dot(&p, &p);
+    /// let mut g = [0.0; 3];
+    /// y.backward().copy_run(p[0], &mut g);
+    /// assert_eq!(g, [2.0, 4.0, 6.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `first` belongs to another tape.
+    #[track_caller]
+    pub fn copy_run(&self, first: Var<'t>, out: &mut [f64]) {
+        if !std::ptr::eq(self.tape, first.tape()) {
+            foreign_var("Grads::copy_run");
+        }
+        let start = first.index().min(self.grads.len());
+        let end = (start + out.len()).min(self.grads.len());
+        let n = end - start;
+        out[..n].copy_from_slice(&self.grads[start..end]);
+        out[n..].fill(0.0);
+    }
+
+    /// The gradient of every node from id 0 up to the root, indexed by [`Var::index`].
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let y = x * 3.0;
+    /// assert_eq!(y.backward().as_slice(), &[3.0, 1.0]);
+    /// ```
+    pub fn as_slice(&self) -> &[f64] {
+        &self.grads
+    }
+}
+
+impl<'t> Index<Var<'t>> for Grads<'t> {
+    type Output = f64;
+
+    #[inline]
+    #[track_caller]
+    fn index(&self, v: Var<'t>) -> &f64 {
+        if !std::ptr::eq(self.tape, v.tape()) {
+            foreign_var("indexing Grads");
+        }
+        self.grads.get(v.index()).unwrap_or(&ZERO)
+    }
+}
+
+impl Drop for Grads<'_> {
+    fn drop(&mut self) {
+        self.tape.give_back_buffer(std::mem::take(&mut self.grads));
+    }
+}
+
+impl fmt::Debug for Grads<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grads")
+            .field("len", &self.grads.len())
+            .finish()
+    }
+}

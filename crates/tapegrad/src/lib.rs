@@ -1,0 +1,89 @@
+//! # tapegrad
+//!
+//! Scalar reverse-mode automatic differentiation on a flat arena tape: what Karpathy's
+//! micrograd does, with an arena instead of a pointer graph.
+//!
+//! ```
+//! use tapegrad::{Grads, Tape, Var};
+//!
+//! let tape = Tape::new();
+//! let a = tape.var(2.0).with_label("a");
+//! let b = tape.var(-3.0);
+//! let c = tape.var(10.0);
+//! let f = tape.var(-2.0);
+//! let l: Var = (a * b + c) * f;   // operators record nodes; Var is Copy
+//! assert_eq!(l.value(), -8.0);
+//! let g: Grads = l.backward();   // d l / d every node recorded up to l
+//! assert_eq!((g[a], g[b], g[c], g[f]), (6.0, -4.0, -2.0, 4.0));
+//! ```
+//!
+//! ## How it works: the tape
+//!
+//! A [`Tape`] stores one entry per scalar node in flat vectors: its value, and its operation
+//! with the `u32` ids of its operands. A node can only be built from nodes that already exist,
+//! so **every operand id is smaller than the id of the node that uses it**. Insertion order is
+//! therefore a topological order, and [`Var::backward`] is one reverse loop over the tape, the
+//! shape of Stan Math's reverse mode: seed the root's gradient with 1, then for each node from
+//! the root down to id 0, add its gradient times each local derivative into its operands'
+//! slots. No sorting, no recursion (a chain of a million nodes is fine on a small stack), no
+//! reference counting. The [`Tape`] docs show the table for a small expression.
+//!
+//! [`Var`] is a `Copy` handle (tape, id, value) that borrows its tape, so it cannot outlive it
+//! or survive [`Tape::clear`]. Constants (`2.0 * x`, `x + 1.0`, `x.powf(3.0)`) are stored in
+//! the node that uses them, never recorded as leaves. [`Tape::sum`] and [`Tape::dot`] record
+//! ONE node for any number of operands, and when the operands were recorded one after another
+//! (as [`Tape::vars`] records them) the node stores a range and runs over slices.
+//!
+//! ## Numeric conventions
+//!
+//! Gradients follow PyTorch (float64) at every kink, pole and overflow, so results agree with
+//! it to rounding:
+//!
+//! | op | gradient | edge cases |
+//! |---|---|---|
+//! | `+ - neg`, `sum` | pass-through | `inf + -inf` is NaN, gradients still 1 |
+//! | `*`, `dot` | g·other | `inf * 0` is NaN, gradients (0, inf) |
+//! | `/` | g/b, −g·((a/b)/b) | a primitive: `1/0` gives (inf, −inf) |
+//! | `powf(e)`, `powi(n)` | e·xᵉ⁻¹, and 0 when e = 0 | `0⁰` = 1 with gradient 0; `0^-1` gradient −inf |
+//! | `exp` | y | overflows to inf above 709.78 |
+//! | `ln` | 1/x | `ln(+0)` gradient +inf; `ln(-1)` NaN with gradient −1 |
+//! | `tanh` | 1 − y² | `tanh(1000)` = 1, gradient 0 |
+//! | `sigmoid` | y(1 − y) | never NaN: `sigmoid(-1000)` = 0, gradient 0 |
+//! | `relu` | select on y ≤ 0 | relu'(0) = 0; NaN stays NaN |
+//! | `sqrt` | 1/(2y) | `sqrt(0)` gradient +inf, `sqrt(-0)` gradient −inf |
+//! | `abs` | sgn(x) | abs'(0) = 0 |
+//! | `recip` | −y² | `recip(0)` gradient −inf |
+//! | `sin`, `cos` | cos x, −sin x | |
+//!
+//! NaN and ±inf are data, not errors: they propagate by IEEE rules. A node the root does not
+//! depend on gets gradient exactly 0, and a node used twice accumulates both contributions.
+//! To find where a NaN came from, turn on [`Tape::set_detect_anomaly`] and call
+//! [`Var::backward_checked`].
+//!
+//! ## Panics
+//!
+//! Misuse panics, in release builds too, with a message that names the problem: a [`Var`] of
+//! another tape in an operator, in [`Tape::sum`] / [`Tape::dot`] or as an index into
+//! [`Grads`]; [`Tape::dot`] with slices of different lengths; more than [`MAX_NODES`] nodes on
+//! one tape. Checks run before anything is written, so a tape is consistent after a caught
+//! panic.
+//!
+//! ## Checking gradients
+//!
+//! [`check::gradient`] compares [`Var::backward`] with central differences for any function
+//! you write, and reports the worst component.
+
+#![warn(missing_docs)]
+
+mod anomaly;
+pub mod check;
+mod grads;
+mod graphviz;
+mod op;
+mod tape;
+mod var;
+
+pub use anomaly::{Anomaly, AnomalyKind, NodeInfo};
+pub use grads::Grads;
+pub use tape::{MAX_NODES, Tape, dot_value};
+pub use var::Var;

@@ -1,0 +1,272 @@
+//! The operations a tape records, each with its forward rule and its local derivative side by
+//! side (micrograd's `engine.py` layout).
+//!
+//! Every `match` here is exhaustive with no `_ =>` arm, so a new operation does not compile
+//! until it has both a forward rule and a derivative. Derivatives follow PyTorch's float64
+//! conventions at kinks, poles and overflow (see the crate docs, "Numeric conventions").
+
+/// One recorded node's operation. Operands are node ids on the same tape, always smaller than
+/// the id of the node that uses them. At most 16 bytes, so a node costs 24 bytes with its value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Op {
+    /// An input or a parameter: no operands.
+    Leaf,
+    /// `a ∘ b` for two recorded nodes.
+    Binary(BinOp, u32, u32),
+    /// `f(x)` for one recorded node.
+    Unary(UnOp, u32),
+    /// `x ∘ c` or `c ∘ x` with an `f64` constant that is never recorded as a node.
+    Scalar(ScalarOp, u32, f64),
+    /// Σ over the contiguous nodes `start .. start + len`.
+    SumRange { start: u32, len: u32 },
+    /// Σ over the `len` ids stored at `operands[at ..]`.
+    SumList { at: u32, len: u32 },
+    /// Σ wᵢ·xᵢ over the contiguous runs `w ..` and `x ..` of length `len`.
+    DotRange { w: u32, x: u32, len: u32 },
+    /// Σ wᵢ·xᵢ where `operands[at .. at + len]` are the w ids and the next `len` the x ids.
+    DotList { at: u32, len: u32 },
+}
+
+const _: () = assert!(std::mem::size_of::<Op>() <= 16);
+
+/// Binary operations on two recorded nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl BinOp {
+    /// y = a ∘ b.
+    #[inline(always)]
+    pub(crate) fn forward(self, a: f64, b: f64) -> f64 {
+        match self {
+            BinOp::Add => a + b,
+            BinOp::Sub => a - b,
+            BinOp::Mul => a * b,
+            BinOp::Div => a / b,
+        }
+    }
+
+    /// The adjoint contributions (to a, to b) for upstream gradient `g`, given the output `y`.
+    #[inline(always)]
+    pub(crate) fn backward(self, g: f64, a: f64, b: f64, y: f64) -> (f64, f64) {
+        match self {
+            BinOp::Add => (g, g),
+            BinOp::Sub => (g, -g),
+            BinOp::Mul => (g * b, g * a),
+            // PyTorch's div rule: -g·((a/b)/b), and y is exactly a/b. Not a·b⁻¹, which would
+            // round differently and overflow where this does not.
+            BinOp::Div => (g / b, -g * (y / b)),
+        }
+    }
+
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+        }
+    }
+}
+
+/// Elementwise functions of one recorded node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UnOp {
+    Neg,
+    Exp,
+    Ln,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Sqrt,
+    Abs,
+    Recip,
+    Sin,
+    Cos,
+}
+
+impl UnOp {
+    /// y = f(x).
+    #[inline(always)]
+    pub(crate) fn forward(self, x: f64) -> f64 {
+        match self {
+            UnOp::Neg => -x,
+            UnOp::Exp => x.exp(),
+            UnOp::Ln => x.ln(),
+            // f64::tanh saturates to ±1; the exp formula gives inf/inf = NaN for x ≥ 355.
+            UnOp::Tanh => x.tanh(),
+            // 1/(1+e⁻ˣ) as PyTorch computes it: e⁻ˣ = inf gives 0, never NaN.
+            UnOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            // A select, not f64::max (max(NaN, 0) is 0): NaN and -0 pass through as PyTorch's.
+            UnOp::Relu => {
+                if x < 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
+            UnOp::Sqrt => x.sqrt(),
+            UnOp::Abs => x.abs(),
+            UnOp::Recip => 1.0 / x,
+            UnOp::Sin => x.sin(),
+            UnOp::Cos => x.cos(),
+        }
+    }
+
+    /// dy/dx·g for upstream gradient `g`, given the input `x` and the output `y`.
+    #[inline(always)]
+    pub(crate) fn backward(self, g: f64, x: f64, y: f64) -> f64 {
+        match self {
+            UnOp::Neg => -g,
+            UnOp::Exp => g * y,
+            // ln(-1) is NaN with gradient -1 (g/x), as PyTorch returns.
+            UnOp::Ln => g / x,
+            UnOp::Tanh => g * (1.0 - y * y),
+            UnOp::Sigmoid => g * (1.0 - y) * y,
+            // Selects on the output: relu'(0) = 0, and an infinite g at x ≤ 0 still gives 0.
+            UnOp::Relu => {
+                if y <= 0.0 {
+                    0.0
+                } else {
+                    g
+                }
+            }
+            // sqrt(±0) = ±0 gives ±inf.
+            UnOp::Sqrt => g / (2.0 * y),
+            UnOp::Abs => g * sgn(x),
+            // PyTorch's reciprocal rule: -g·y².
+            UnOp::Recip => -g * (y * y),
+            UnOp::Sin => g * x.cos(),
+            UnOp::Cos => -g * x.sin(),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            UnOp::Neg => "neg",
+            UnOp::Exp => "exp",
+            UnOp::Ln => "ln",
+            UnOp::Tanh => "tanh",
+            UnOp::Sigmoid => "sigmoid",
+            UnOp::Relu => "relu",
+            UnOp::Sqrt => "sqrt",
+            UnOp::Abs => "abs",
+            UnOp::Recip => "recip",
+            UnOp::Sin => "sin",
+            UnOp::Cos => "cos",
+        }
+    }
+}
+
+/// PyTorch's `sgn`: 0 at ±0 (`f64::signum(0.0)` is 1), NaN at NaN.
+#[inline(always)]
+fn sgn(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else if x == 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// Operations between a recorded node `x` and an `f64` constant `c`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScalarOp {
+    /// x + c (also x − c, stored as x + (−c), which IEEE defines to be the same number).
+    AddConst,
+    /// c − x.
+    SubFrom,
+    /// x·c.
+    MulConst,
+    /// x / c.
+    DivConst,
+    /// c / x.
+    DivInto,
+    /// xᶜ.
+    Powf,
+    /// xⁿ with n = c, an `i32` stored exactly as an `f64`.
+    Powi,
+}
+
+impl ScalarOp {
+    /// y = x ∘ c.
+    #[inline(always)]
+    pub(crate) fn forward(self, x: f64, c: f64) -> f64 {
+        match self {
+            ScalarOp::AddConst => x + c,
+            ScalarOp::SubFrom => c - x,
+            ScalarOp::MulConst => x * c,
+            ScalarOp::DivConst => x / c,
+            ScalarOp::DivInto => c / x,
+            ScalarOp::Powf => x.powf(c),
+            ScalarOp::Powi => x.powi(c as i32),
+        }
+    }
+
+    /// dy/dx·g for upstream gradient `g`, given `x`, the constant `c` and the output `y`.
+    #[inline(always)]
+    pub(crate) fn backward(self, g: f64, x: f64, c: f64, y: f64) -> f64 {
+        match self {
+            ScalarOp::AddConst => g,
+            ScalarOp::SubFrom => -g,
+            ScalarOp::MulConst => g * c,
+            ScalarOp::DivConst => g / c,
+            // The div rule for the denominator: -g·((c/x)/x).
+            ScalarOp::DivInto => -g * (y / x),
+            // PyTorch masks the exponent-0 case: the gradient is 0 for every base (0⁰ too).
+            ScalarOp::Powf => {
+                if c == 0.0 {
+                    0.0
+                } else {
+                    g * (c * x.powf(c - 1.0))
+                }
+            }
+            ScalarOp::Powi => {
+                if c == 0.0 {
+                    0.0
+                } else {
+                    g * (c * x.powi(c as i32 - 1))
+                }
+            }
+        }
+    }
+
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            ScalarOp::AddConst => "+",
+            ScalarOp::SubFrom => "-",
+            ScalarOp::MulConst => "*",
+            ScalarOp::DivConst => "/",
+            ScalarOp::DivInto => "/",
+            ScalarOp::Powf => "powf",
+            ScalarOp::Powi => "powi",
+        }
+    }
+}
+
+impl Op {
+    /// A short human-readable name, used by DOT export and anomaly reports.
+    pub(crate) fn describe(&self) -> String {
+        match *self {
+            Op::Leaf => "leaf".to_string(),
+            Op::Binary(op, _, _) => op.symbol().to_string(),
+            Op::Unary(op, _) => op.name().to_string(),
+            Op::Scalar(op, _, c) => match op {
+                ScalarOp::AddConst | ScalarOp::MulConst | ScalarOp::DivConst => {
+                    format!("{} {c}", op.symbol())
+                }
+                ScalarOp::SubFrom | ScalarOp::DivInto => format!("{c} {}", op.symbol()),
+                ScalarOp::Powf | ScalarOp::Powi => format!("{} {c}", op.symbol()),
+            },
+            Op::SumRange { .. } | Op::SumList { .. } => "sum".to_string(),
+            Op::DotRange { .. } | Op::DotList { .. } => "dot".to_string(),
+        }
+    }
+}

@@ -1,0 +1,709 @@
+use std::borrow::Borrow;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::panic::Location;
+
+use smallvec::SmallVec;
+
+use crate::anomaly::{Anomaly, AnomalyKind, NodeInfo};
+use crate::op::Op;
+use crate::var::Var;
+
+/// The most nodes a tape can hold: ids are `u32`.
+pub const MAX_NODES: usize = u32::MAX as usize;
+
+/// An arena that records a computation, one scalar node at a time, for reverse-mode
+/// differentiation.
+///
+/// Nodes live in flat vectors (values in one, operations with their `u32` operand ids in
+/// another) in the order they were recorded. An operation can only use nodes that already exist,
+/// so **every operand id is smaller than the id of the node that uses it**: insertion order is a
+/// topological order, and [`Var::backward`] is a single reverse loop over the tape with no
+/// sorting, recursion or hashing.
+///
+/// ```text
+///   id  op          operands   value        recorded by
+///   0   leaf        –           2.0         let a = tape.var(2.0);
+///   1   leaf        –          -3.0         let b = tape.var(-3.0);
+///   2   *           0, 1       -6.0         let d = a * b;
+///   3   + 10        2           4.0         let e = d + 10.0;   (the constant is not a node)
+///   4   ln          3           1.386…      let l = e.ln();
+/// ```
+///
+/// Reading the table bottom-up is the backward pass: node 4 hands its gradient to 3, 3 to 2,
+/// 2 to 1 and 0; by the time the sweep reaches a node, every node that uses it has already
+/// been visited.
+///
+/// ```
+/// use tapegrad::Tape;
+///
+/// let tape = Tape::new();
+/// let a = tape.var(2.0);
+/// let b = tape.var(-3.0);
+/// let l = (a * b + 10.0).ln();
+/// assert_eq!(tape.len(), 5);
+/// let g = l.backward();
+/// assert_eq!(g[a], -3.0 / 4.0);
+/// assert_eq!(g[b], 2.0 / 4.0);
+/// ```
+///
+/// A `Tape` is [`Send`] but not [`Sync`]: build a graph on one thread at a time, or give each
+/// thread a tape of its own. [`Tape::clear`] takes `&mut self`, so no [`Var`] can outlive a
+/// clear; reuse one tape across training steps to keep its allocation.
+///
+/// # Panics
+///
+/// Recording panics (in release builds too) when the tape would hold more than [`MAX_NODES`]
+/// nodes, and operations panic when given a [`Var`] of another tape. Checks run before anything
+/// is written, so the tape stays consistent after a caught panic.
+pub struct Tape {
+    // Interior mutability without a borrow flag: every access goes through `Tape::with`, whose
+    // closures are this crate's own code and never call back into user code or the tape.
+    inner: UnsafeCell<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) values: Vec<f64>,
+    pub(crate) ops: Vec<Op>,
+    /// Operand ids of `SumList` and `DotList` nodes.
+    pub(crate) operands: Vec<u32>,
+    /// Sparse labels, in the order they were set; a later label for the same id wins.
+    pub(crate) labels: Vec<(u32, Box<str>)>,
+    /// Where each node was recorded, while anomaly detection is on (`None` before it was on).
+    pub(crate) locations: Vec<Option<&'static Location<'static>>>,
+    pub(crate) detect_anomaly: bool,
+    /// Set once any recorded value or local derivative is not finite. While it is clear, the
+    /// sweep may skip nodes whose gradient is exactly 0: their contributions, ±0 times a finite
+    /// factor, cannot change a sum. Once set, it follows reachability instead, so `0·inf` still
+    /// gives NaN on the paths PyTorch would visit and unreachable nodes still get 0.
+    pub(crate) dirty: bool,
+    pub(crate) limit: usize,
+    /// A reachability buffer for the sweep over a dirty tape.
+    pub(crate) reached: Vec<bool>,
+    /// A gradient buffer handed back by a dropped `Grads`, so backward does not allocate.
+    pub(crate) spare: Vec<f64>,
+}
+
+impl Default for Tape {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Tape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tape").field("len", &self.len()).finish()
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn foreign_var(what: &str) -> ! {
+    panic!("tapegrad: {what} was given a Var recorded on another tape")
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn too_many_nodes(limit: usize) -> ! {
+    panic!("tapegrad: the tape is full: it cannot hold more than {limit} nodes (ids are u32)")
+}
+
+impl Tape {
+    /// An empty tape.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty tape with room for `nodes` nodes before it reallocates.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::with_capacity(1024);
+    /// assert_eq!(tape.len(), 0);
+    /// ```
+    pub fn with_capacity(nodes: usize) -> Self {
+        Tape {
+            inner: UnsafeCell::new(Inner {
+                values: Vec::with_capacity(nodes),
+                ops: Vec::with_capacity(nodes),
+                operands: Vec::new(),
+                labels: Vec::new(),
+                locations: Vec::new(),
+                detect_anomaly: false,
+                dirty: false,
+                limit: MAX_NODES,
+                reached: Vec::new(),
+                spare: Vec::new(),
+            }),
+        }
+    }
+
+    /// Lowers the node limit, so tests can reach "tape full" without 4 billion nodes.
+    #[doc(hidden)]
+    pub fn set_node_limit(&mut self, limit: usize) {
+        self.inner.get_mut().limit = limit.min(MAX_NODES);
+    }
+
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // SAFETY: `Tape` is not `Sync`, so only this thread can reach `inner`. The only
+        // closures passed here are this crate's, and none of them calls user code or another
+        // `Tape` method, so no second `&mut Inner` exists while this one lives.
+        f(unsafe { &mut *self.inner.get() })
+    }
+
+    /// The number of recorded nodes.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(1.0);
+    /// let _y = x * 2.0 + 1.0; // constants are not nodes: two more
+    /// assert_eq!(tape.len(), 3);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.with(|t| t.ops.len())
+    }
+
+    /// Whether no node has been recorded.
+    ///
+    /// ```
+    /// assert!(tapegrad::Tape::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every node but keeps the allocations, so the next recording does not allocate.
+    ///
+    /// Taking `&mut self` makes the borrow checker reject any [`Var`] used after a clear.
+    ///
+    /// ```
+    /// let mut tape = tapegrad::Tape::new();
+    /// for step in 0..3 {
+    ///     let x = tape.var(step as f64);
+    ///     let y = x * x;
+    ///     assert_eq!(y.backward()[x], 2.0 * step as f64);
+    ///     tape.clear();
+    /// }
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        let t = self.inner.get_mut();
+        t.values.clear();
+        t.ops.clear();
+        t.operands.clear();
+        t.labels.clear();
+        t.locations.clear();
+        t.dirty = false;
+    }
+
+    /// Turns anomaly detection on or off (off by default).
+    ///
+    /// While it is on, every node remembers the source location that recorded it, so
+    /// [`Var::backward_checked`] can say where a NaN or an infinity came from. It costs one
+    /// store per node while on and nothing measurable while off.
+    ///
+    /// ```
+    /// let mut tape = tapegrad::Tape::new();
+    /// tape.set_detect_anomaly(true);
+    /// let x = tape.var(-1.0);
+    /// let err = x.ln().backward_checked().unwrap_err();
+    /// assert!(err.to_string().contains("ln"));
+    /// assert!(err.to_string().contains(file!()));
+    /// ```
+    pub fn set_detect_anomaly(&mut self, on: bool) {
+        let t = self.inner.get_mut();
+        t.detect_anomaly = on;
+        if on {
+            let n = t.ops.len();
+            t.locations.resize(n, None);
+        }
+    }
+
+    /// Whether anomaly detection is on.
+    ///
+    /// ```
+    /// assert!(!tapegrad::Tape::new().detects_anomaly());
+    /// ```
+    pub fn detects_anomaly(&self) -> bool {
+        self.with(|t| t.detect_anomaly)
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn push(&self, op: Op, value: f64, factors_finite: bool) -> Var<'_> {
+        let here = Location::caller();
+        let id = self.with(|t| {
+            let id = t.ops.len();
+            if id >= t.limit {
+                too_many_nodes(t.limit);
+            }
+            t.dirty |= !(value.is_finite() && factors_finite);
+            t.values.push(value);
+            t.ops.push(op);
+            if t.detect_anomaly {
+                t.locations.push(Some(here));
+            }
+            id as u32
+        });
+        Var::new(self, id, value)
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn check(&self, v: &Var<'_>, what: &str) {
+        if !std::ptr::eq(self, v.tape()) {
+            foreign_var(what);
+        }
+    }
+
+    /// Records a leaf: an input or a parameter.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(3.0);
+    /// assert_eq!(x.value(), 3.0);
+    /// assert_eq!((x * x).backward()[x], 6.0);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn var(&self, value: f64) -> Var<'_> {
+        self.push(Op::Leaf, value, true)
+    }
+
+    /// Records one leaf per value, in order, so their ids are contiguous (which lets a later
+    /// [`Tape::dot`] or [`Tape::sum`] over them run over slices).
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let xs = tape.vars(&[1.0, 2.0, 3.0]);
+    /// let s = tape.sum(&xs);
+    /// assert_eq!(s.value(), 6.0);
+    /// assert_eq!(s.backward().wrt_all(&xs), vec![1.0, 1.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn vars(&self, values: &[f64]) -> Vec<Var<'_>> {
+        let mut out = Vec::with_capacity(values.len());
+        self.extend_vars(&mut out, values);
+        out
+    }
+
+    /// Like [`Tape::vars`], appending to `out` so a training loop can reuse one `Vec`.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let mut xs = Vec::new();
+    /// tape.extend_vars(&mut xs, &[1.0, 2.0]);
+    /// tape.extend_vars(&mut xs, &[3.0]);
+    /// assert_eq!(xs.len(), 3);
+    /// ```
+    #[track_caller]
+    pub fn extend_vars<'t>(&'t self, out: &mut Vec<Var<'t>>, values: &[f64]) {
+        out.reserve(values.len());
+        let here = Location::caller();
+        let start = self.with(|t| {
+            let start = t.ops.len();
+            if values.len() > t.limit - start {
+                too_many_nodes(t.limit);
+            }
+            t.dirty |= !values.iter().all(|v| v.is_finite());
+            t.values.extend_from_slice(values);
+            t.ops.resize(start + values.len(), Op::Leaf);
+            if t.detect_anomaly {
+                t.locations.resize(start + values.len(), Some(here));
+            }
+            start
+        });
+        out.extend(
+            values
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| Var::new(self, (start + k) as u32, v)),
+        );
+    }
+
+    /// Records ONE node for the sum of any number of nodes (`Var`s or `&Var`s).
+    ///
+    /// The empty sum is a node with value 0. Summing nodes that were recorded one after
+    /// another is stored as a range and swept as a slice.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let y = tape.var(5.0);
+    /// let s = tape.sum([x, y, x]);
+    /// assert_eq!(s.value(), 9.0);
+    /// assert_eq!(tape.len(), 3);
+    /// assert_eq!(s.backward()[x], 2.0);
+    /// let none: [tapegrad::Var; 0] = [];
+    /// assert_eq!(tape.sum(none).value(), 0.0);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If an operand belongs to another tape, or the tape is full.
+    #[track_caller]
+    pub fn sum<'t, I>(&'t self, terms: I) -> Var<'t>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<Var<'t>>,
+    {
+        // Collected before touching the tape: the iterator is user code and may record nodes.
+        let mut ids: SmallVec<[u32; 32]> = SmallVec::new();
+        let mut value = 0.0;
+        for (k, v) in terms.into_iter().enumerate() {
+            let v = *v.borrow();
+            self.check(&v, "Tape::sum");
+            value = if k == 0 { v.value() } else { value + v.value() };
+            ids.push(v.id32());
+        }
+        let op = match contiguous(&ids) {
+            Some(start) => Op::SumRange {
+                start,
+                len: ids.len() as u32,
+            },
+            None => {
+                let at = self.reserve_operands(ids.len());
+                self.with(|t| t.operands.extend_from_slice(&ids));
+                Op::SumList {
+                    at,
+                    len: ids.len() as u32,
+                }
+            }
+        };
+        // Operands' values were checked when they were recorded; sum and dot have no other
+        // factors.
+        self.push(op, value, true)
+    }
+
+    /// Records ONE node for the dot product Σ wᵢ·xᵢ.
+    ///
+    /// The empty dot product is a node with value 0. When `w` (and `x`) were recorded one after
+    /// another, as [`Tape::vars`] does, the node stores two ranges and its forward and backward
+    /// passes run over slices. The value is [`dot_value`] of the operands' values.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let w = tape.vars(&[1.0, -2.0]);
+    /// let x = tape.vars(&[3.0, 4.0]);
+    /// let y = tape.dot(&w, &x);
+    /// assert_eq!(y.value(), -5.0);
+    /// let g = y.backward();
+    /// assert_eq!(g.wrt_all(&w), vec![3.0, 4.0]);
+    /// assert_eq!(g.wrt_all(&x), vec![1.0, -2.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `w` and `x` differ in length, an operand belongs to another tape, or the tape is
+    /// full.
+    #[track_caller]
+    pub fn dot<'t>(&'t self, w: &[Var<'t>], x: &[Var<'t>]) -> Var<'t> {
+        if w.len() != x.len() {
+            panic!(
+                "tapegrad: Tape::dot needs operands of equal length, got {} weights and {} inputs",
+                w.len(),
+                x.len()
+            );
+        }
+        let mut value = 0.0;
+        let mut w_run = true;
+        let mut x_run = true;
+        for (k, (wk, xk)) in w.iter().zip(x).enumerate() {
+            self.check(wk, "Tape::dot");
+            self.check(xk, "Tape::dot");
+            w_run &= wk.id32() == w[0].id32().wrapping_add(k as u32);
+            x_run &= xk.id32() == x[0].id32().wrapping_add(k as u32);
+            value = dot_step(value, k, wk.value(), xk.value());
+        }
+        let len = w.len() as u32;
+        let op = if w_run && x_run && !w.is_empty() {
+            Op::DotRange {
+                w: w[0].id32(),
+                x: x[0].id32(),
+                len,
+            }
+        } else {
+            let at = self.reserve_operands(2 * w.len());
+            self.with(|t| {
+                t.operands.extend(w.iter().map(|v| v.id32()));
+                t.operands.extend(x.iter().map(|v| v.id32()));
+            });
+            Op::DotList { at, len }
+        };
+        // Operands' values were checked when they were recorded; sum and dot have no other
+        // factors.
+        self.push(op, value, true)
+    }
+
+    #[track_caller]
+    fn reserve_operands(&self, n: usize) -> u32 {
+        self.with(|t| {
+            let at = t.operands.len();
+            if n > MAX_NODES - at || t.ops.len() >= t.limit {
+                too_many_nodes(t.limit);
+            }
+            at as u32
+        })
+    }
+
+    /// The label set on node `id`, if any.
+    pub(crate) fn label_of(&self, id: u32) -> Option<String> {
+        self.with(|t| {
+            t.labels
+                .iter()
+                .rev()
+                .find(|(i, _)| *i == id)
+                .map(|(_, l)| l.to_string())
+        })
+    }
+
+    pub(crate) fn set_label(&self, id: u32, label: &str) {
+        self.with(|t| t.labels.push((id, label.into())));
+    }
+
+    pub(crate) fn node_info(&self, id: u32) -> NodeInfo {
+        let (op, location) = self.with(|t| {
+            let i = id as usize;
+            (t.ops[i].describe(), t.locations.get(i).copied().flatten())
+        });
+        NodeInfo {
+            id: id as usize,
+            op,
+            label: self.label_of(id),
+            location,
+        }
+    }
+
+    /// Takes the spare gradient buffer, zeroed, of length `n`.
+    pub(crate) fn take_buffer(&self, n: usize) -> Vec<f64> {
+        let mut g = self.with(|t| std::mem::take(&mut t.spare));
+        g.clear();
+        g.resize(n, 0.0);
+        g
+    }
+
+    pub(crate) fn give_back_buffer(&self, buf: Vec<f64>) {
+        self.with(|t| {
+            if buf.capacity() > t.spare.capacity() {
+                t.spare = buf;
+            }
+        });
+    }
+
+    /// The reverse sweep from `root`: `grads` must be zeroed with length `root + 1`.
+    ///
+    /// With `CHECKED`, it stops at the first node whose backward gives an operand a
+    /// non-finite gradient and returns `(node, operand)`.
+    pub(crate) fn sweep<const CHECKED: bool>(
+        &self,
+        root: u32,
+        grads: &mut [f64],
+    ) -> Result<(), (u32, u32)> {
+        self.with(|t| {
+            let (vals, ops, operands) = (&t.values[..], &t.ops[..], &t.operands[..]);
+            let root = root as usize;
+            grads[root] = 1.0;
+            if !t.dirty {
+                for i in (0..=root).rev() {
+                    let g = grads[i];
+                    if g == 0.0 {
+                        continue;
+                    }
+                    apply(ops[i], g, vals[i], vals, operands, grads);
+                    if CHECKED {
+                        check_operands(i, ops[i], operands, grads)?;
+                    }
+                }
+            } else {
+                let reached = &mut t.reached;
+                reached.clear();
+                reached.resize(root + 1, false);
+                reached[root] = true;
+                for i in (0..=root).rev() {
+                    if !reached[i] {
+                        continue;
+                    }
+                    apply(ops[i], grads[i], vals[i], vals, operands, grads);
+                    for_each_operand(ops[i], operands, |p| reached[p as usize] = true);
+                    if CHECKED {
+                        check_operands(i, ops[i], operands, grads)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Marks every node that `root` depends on (itself included).
+    pub(crate) fn reachable(&self, root: u32) -> Vec<bool> {
+        self.with(|t| {
+            let mut seen = vec![false; root as usize + 1];
+            seen[root as usize] = true;
+            for i in (0..=root as usize).rev() {
+                if seen[i] {
+                    for_each_operand(t.ops[i], &t.operands, |p| seen[p as usize] = true);
+                }
+            }
+            seen
+        })
+    }
+
+    /// The anomaly check behind [`Var::backward_checked`].
+    pub(crate) fn find_anomaly(&self, root: u32, grads: &mut [f64]) -> Result<(), Anomaly> {
+        let seen = self.reachable(root);
+        let bad_value =
+            self.with(|t| (0..=root as usize).find(|&i| seen[i] && !t.values[i].is_finite()));
+        if let Some(i) = bad_value {
+            let value = self.with(|t| t.values[i]);
+            return Err(Anomaly {
+                kind: AnomalyKind::Value { value },
+                node: self.node_info(i as u32),
+            });
+        }
+        self.sweep::<true>(root, grads)
+            .map_err(|(node, operand)| Anomaly {
+                kind: AnomalyKind::Gradient {
+                    operand: operand as usize,
+                    gradient: grads[operand as usize],
+                },
+                node: self.node_info(node),
+            })
+    }
+
+    /// Visits node `id`'s operation and operand ids, for DOT export.
+    pub(crate) fn inspect<R>(&self, id: u32, f: impl FnOnce(Op, &[u32], f64) -> R) -> R {
+        self.with(|t| f(t.ops[id as usize], &t.operands, t.values[id as usize]))
+    }
+}
+
+/// Adds node `op`'s contributions, for upstream gradient `g` and output `y`, to its operands.
+#[inline(always)]
+fn apply(op: Op, g: f64, y: f64, vals: &[f64], operands: &[u32], grads: &mut [f64]) {
+    match op {
+        Op::Leaf => {}
+        Op::Binary(op, a, b) => {
+            let (ga, gb) = op.backward(g, vals[a as usize], vals[b as usize], y);
+            grads[a as usize] += ga;
+            grads[b as usize] += gb;
+        }
+        Op::Unary(op, a) => grads[a as usize] += op.backward(g, vals[a as usize], y),
+        Op::Scalar(op, a, c) => grads[a as usize] += op.backward(g, vals[a as usize], c, y),
+        Op::SumRange { start, len } => {
+            let (s, n) = (start as usize, len as usize);
+            for gk in &mut grads[s..s + n] {
+                *gk += g;
+            }
+        }
+        Op::SumList { at, len } => {
+            for &k in &operands[at as usize..at as usize + len as usize] {
+                grads[k as usize] += g;
+            }
+        }
+        Op::DotRange { w, x, len } => {
+            let (w, x, n) = (w as usize, x as usize, len as usize);
+            for k in 0..n {
+                let (wk, xk) = (vals[w + k], vals[x + k]);
+                grads[w + k] += g * xk;
+                grads[x + k] += g * wk;
+            }
+        }
+        Op::DotList { at, len } => {
+            let (at, n) = (at as usize, len as usize);
+            let (ws, xs) = operands[at..at + 2 * n].split_at(n);
+            for (&wk, &xk) in ws.iter().zip(xs) {
+                let (wv, xv) = (vals[wk as usize], vals[xk as usize]);
+                grads[wk as usize] += g * xv;
+                grads[xk as usize] += g * wv;
+            }
+        }
+    }
+}
+
+/// `Err((node, operand))` for the first operand of node `i` with a non-finite gradient.
+#[cold]
+fn check_operands(i: usize, op: Op, operands: &[u32], grads: &[f64]) -> Result<(), (u32, u32)> {
+    let mut bad = None;
+    for_each_operand(op, operands, |p| {
+        if bad.is_none() && !grads[p as usize].is_finite() {
+            bad = Some(p);
+        }
+    });
+    match bad {
+        Some(p) => Err((i as u32, p)),
+        None => Ok(()),
+    }
+}
+
+/// Calls `f` with each operand id of `op`, duplicates included.
+#[inline(always)]
+pub(crate) fn for_each_operand(op: Op, operands: &[u32], mut f: impl FnMut(u32)) {
+    match op {
+        Op::Leaf => {}
+        Op::Binary(_, a, b) => {
+            f(a);
+            f(b);
+        }
+        Op::Unary(_, a) | Op::Scalar(_, a, _) => f(a),
+        Op::SumRange { start, len } => (start..start + len).for_each(f),
+        Op::SumList { at, len } => operands[at as usize..(at + len) as usize]
+            .iter()
+            .for_each(|&k| f(k)),
+        Op::DotRange { w, x, len } => {
+            for k in 0..len {
+                f(w + k);
+                f(x + k);
+            }
+        }
+        Op::DotList { at, len } => operands[at as usize..(at + 2 * len) as usize]
+            .iter()
+            .for_each(|&k| f(k)),
+    }
+}
+
+/// `Some(first id)` when `ids` is a non-empty run of consecutive ids.
+fn contiguous(ids: &[u32]) -> Option<u32> {
+    let first = *ids.first()?;
+    let run = ids
+        .iter()
+        .enumerate()
+        .all(|(k, &id)| id == first.wrapping_add(k as u32));
+    run.then_some(first)
+}
+
+#[inline(always)]
+fn dot_step(acc: f64, k: usize, w: f64, x: f64) -> f64 {
+    if k == 0 { w * x } else { acc + w * x }
+}
+
+/// The value [`Tape::dot`] records for operands with these values, computed without a tape and
+/// bit for bit the same (same order of operations), for tape-free inference.
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let (w, x) = ([0.1, 0.2, 0.3], [3.0, -1.0, 7.0]);
+/// let y = tape.dot(&tape.vars(&w), &tape.vars(&x));
+/// assert_eq!(y.value().to_bits(), tapegrad::dot_value(&w, &x).to_bits());
+/// ```
+///
+/// # Panics
+///
+/// If the slices differ in length.
+#[track_caller]
+pub fn dot_value(w: &[f64], x: &[f64]) -> f64 {
+    assert_eq!(
+        w.len(),
+        x.len(),
+        "tapegrad::dot_value needs slices of equal length"
+    );
+    w.iter()
+        .zip(x)
+        .enumerate()
+        .fold(0.0, |acc, (k, (&wk, &xk))| dot_step(acc, k, wk, xk))
+}

@@ -1,0 +1,469 @@
+use std::fmt;
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use crate::anomaly::Anomaly;
+use crate::grads::Grads;
+use crate::op::{BinOp, Op, ScalarOp, UnOp};
+use crate::tape::Tape;
+
+/// A handle to one scalar node on a [`Tape`].
+///
+/// `Var` is `Copy` (24 bytes: the tape, the node id and its value), so arithmetic reads like
+/// math on `f64`. Every operation records a node and returns its `Var`; a constant `f64`
+/// operand is stored in the node, never recorded as a leaf.
+///
+/// ```
+/// use tapegrad::Tape;
+///
+/// let tape = Tape::new();
+/// let x = tape.var(0.5);
+/// let y = (2.0 * x).exp() - x.powi(3) / 3.0; // 5 nodes after the leaf
+/// assert_eq!(tape.len(), 6);
+/// let g = y.backward();
+/// assert!((g[x] - (2.0 * 1f64.exp() - 0.25)).abs() < 1e-12);
+/// ```
+///
+/// # Panics
+///
+/// An operation on two `Var`s of different tapes panics.
+#[derive(Clone, Copy)]
+#[must_use = "a Var is a recorded node; an unused one is wasted work"]
+pub struct Var<'t> {
+    tape: &'t Tape,
+    id: u32,
+    value: f64,
+}
+
+impl fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Var");
+        d.field("id", &self.id).field("value", &self.value);
+        if let Some(label) = self.tape.label_of(self.id) {
+            d.field("label", &label);
+        }
+        d.finish()
+    }
+}
+
+impl<'t> Var<'t> {
+    #[inline(always)]
+    pub(crate) fn new(tape: &'t Tape, id: u32, value: f64) -> Self {
+        Var { tape, id, value }
+    }
+
+    #[inline(always)]
+    pub(crate) fn id32(&self) -> u32 {
+        self.id
+    }
+
+    /// The tape this node is recorded on.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(1.0);
+    /// assert!(std::ptr::eq(x.tape(), &tape));
+    /// ```
+    #[inline(always)]
+    pub fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+
+    /// The node's position on its tape (its id): `0` for the first node recorded.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let a = tape.var(1.0);
+    /// let b = a + 1.0;
+    /// assert_eq!((a.index(), b.index()), (0, 1));
+    /// ```
+    #[inline(always)]
+    pub fn index(&self) -> usize {
+        self.id as usize
+    }
+
+    /// The node's value, computed when it was recorded.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// assert_eq!((tape.var(2.0) * 3.0).value(), 6.0);
+    /// ```
+    #[inline(always)]
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// Names the node for [`Var::to_dot`], [`Debug`] and anomaly reports, and returns it.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let a = tape.var(2.0).with_label("a");
+    /// assert!(format!("{a:?}").contains("\"a\""));
+    /// ```
+    pub fn with_label(self, label: &str) -> Self {
+        self.tape.set_label(self.id, label);
+        self
+    }
+
+    /// The node's label, if one was set with [`Var::with_label`].
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// assert_eq!(tape.var(1.0).with_label("w").label().as_deref(), Some("w"));
+    /// ```
+    pub fn label(&self) -> Option<String> {
+        self.tape.label_of(self.id)
+    }
+
+    /// Reverse-mode gradients of this node with respect to every node recorded up to it.
+    ///
+    /// One linear sweep over the tape from this node down to the first. Calling it again gives
+    /// bitwise the same gradients; nothing on the tape changes. Nodes this one does not depend
+    /// on get exactly 0, and so does any node recorded after it.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let a = tape.var(2.0);
+    /// let b = tape.var(-3.0);
+    /// let c = tape.var(10.0);
+    /// let f = tape.var(-2.0);
+    /// let l = (a * b + c) * f;
+    /// let g = l.backward();
+    /// assert_eq!((g[a], g[b], g[c], g[f]), (6.0, -4.0, -2.0, 4.0));
+    /// ```
+    pub fn backward(&self) -> Grads<'t> {
+        let mut g = self.tape.take_buffer(self.id as usize + 1);
+        // Only the checked sweep can fail.
+        let _ = self.tape.sweep::<false>(self.id, &mut g);
+        Grads::new(self.tape, g)
+    }
+
+    /// [`Var::backward`] that stops at the first non-finite number on the way.
+    ///
+    /// It returns an [`Anomaly`] naming the first node this one depends on (in recording
+    /// order) whose value is NaN or infinite; if every value is finite, the first node in
+    /// the sweep whose local derivative gives an operand a non-finite gradient. With
+    /// [`Tape::set_detect_anomaly`] on, the report includes the source location that recorded
+    /// the node.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(0.0).with_label("x");
+    /// let y = x.sqrt(); // value 0 is fine, but d sqrt / dx at 0 is +inf
+    /// let err = y.backward_checked().unwrap_err();
+    /// assert_eq!(err.node.op, "sqrt");
+    /// assert!(err.to_string().contains("gradient"));
+    ///
+    /// let z = tape.var(4.0).sqrt();
+    /// assert_eq!(z.backward_checked().unwrap().wrt(z), 1.0);
+    /// ```
+    pub fn backward_checked(&self) -> Result<Grads<'t>, Anomaly> {
+        let mut g = self.tape.take_buffer(self.id as usize + 1);
+        match self.tape.find_anomaly(self.id, &mut g) {
+            Ok(()) => Ok(Grads::new(self.tape, g)),
+            Err(e) => {
+                self.tape.give_back_buffer(g);
+                Err(e)
+            }
+        }
+    }
+
+    /// Graphviz DOT text of the graph below this node, drawn like micrograd's `draw_dot`:
+    /// one record per value (`label | data | grad`), one small node per operation, left to
+    /// right. Pass the gradients from [`Var::backward`] to fill in the grad column.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let a = tape.var(2.0).with_label("a");
+    /// let l = (a * a).with_label("L");
+    /// let dot = l.to_dot(Some(&l.backward()));
+    /// assert!(dot.starts_with("digraph"));
+    /// assert!(dot.contains("grad 4.0000"));
+    /// ```
+    pub fn to_dot(&self, grads: Option<&Grads<'t>>) -> String {
+        crate::graphviz::to_dot(self.tape, self.id, grads)
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    fn unary(self, op: UnOp) -> Self {
+        let y = op.forward(self.value);
+        let factor = op.backward(1.0, self.value, y);
+        self.tape
+            .push(Op::Unary(op, self.id), y, factor.is_finite())
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    fn scalar(self, op: ScalarOp, c: f64) -> Self {
+        let y = op.forward(self.value, c);
+        let factor = op.backward(1.0, self.value, c, y);
+        self.tape
+            .push(Op::Scalar(op, self.id, c), y, factor.is_finite())
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    fn binary(self, op: BinOp, rhs: Self) -> Self {
+        if !std::ptr::eq(self.tape, rhs.tape) {
+            crate::tape::foreign_var(op.symbol_name());
+        }
+        let y = op.forward(self.value, rhs.value);
+        // Only division has factors that can overflow from finite values; the others' factors
+        // are ±1 or the operands' values, which were checked when they were recorded.
+        let factors_finite = match op {
+            BinOp::Div => {
+                let (ga, gb) = op.backward(1.0, self.value, rhs.value, y);
+                ga.is_finite() && gb.is_finite()
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul => true,
+        };
+        self.tape
+            .push(Op::Binary(op, self.id, rhs.id), y, factors_finite)
+    }
+
+    /// eˣ; the gradient is eˣ. Overflows to `inf` above 709.78, and `exp(-746)` is 0.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(1.0);
+    /// assert_eq!(x.exp().backward()[x], 1f64.exp());
+    /// ```
+    #[track_caller]
+    pub fn exp(self) -> Self {
+        self.unary(UnOp::Exp)
+    }
+
+    /// The natural logarithm; the gradient is 1/x.
+    ///
+    /// `ln(+0)` is −inf with gradient +inf, `ln(-0)` has gradient −inf, and for x < 0 the value
+    /// is NaN while the gradient is still 1/x (what PyTorch returns).
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(-1.0);
+    /// let y = x.ln();
+    /// assert!(y.value().is_nan());
+    /// assert_eq!(y.backward()[x], -1.0);
+    /// ```
+    #[track_caller]
+    pub fn ln(self) -> Self {
+        self.unary(UnOp::Ln)
+    }
+
+    /// The hyperbolic tangent; the gradient is 1 − tanh²x. Saturates cleanly: `tanh(1000)` is
+    /// 1 with gradient 0.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(1000.0);
+    /// let y = x.tanh();
+    /// assert_eq!((y.value(), y.backward()[x]), (1.0, 0.0));
+    /// ```
+    #[track_caller]
+    pub fn tanh(self) -> Self {
+        self.unary(UnOp::Tanh)
+    }
+
+    /// The logistic function 1/(1 + e⁻ˣ), a primitive whose gradient σ(1 − σ) is never NaN:
+    /// `sigmoid(-1000)` is 0 with gradient 0.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(0.0);
+    /// let y = x.sigmoid();
+    /// assert_eq!((y.value(), y.backward()[x]), (0.5, 0.25));
+    /// ```
+    #[track_caller]
+    pub fn sigmoid(self) -> Self {
+        self.unary(UnOp::Sigmoid)
+    }
+
+    /// max(x, 0) as a select: the gradient is 0 where the output is ≤ 0 (so relu'(0) = 0), and
+    /// NaN stays NaN.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.relu().backward()[x], 0.0);
+    /// assert!(tape.var(f64::NAN).relu().value().is_nan());
+    /// ```
+    #[track_caller]
+    pub fn relu(self) -> Self {
+        self.unary(UnOp::Relu)
+    }
+
+    /// The square root; the gradient is 1/(2√x): `sqrt(0)` has gradient +inf.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(4.0);
+    /// assert_eq!(x.sqrt().backward()[x], 0.25);
+    /// ```
+    #[track_caller]
+    pub fn sqrt(self) -> Self {
+        self.unary(UnOp::Sqrt)
+    }
+
+    /// |x|; the gradient is sgn(x) with sgn(±0) = 0.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(-3.0);
+    /// assert_eq!(x.abs().backward()[x], -1.0);
+    /// let z = tape.var(0.0);
+    /// assert_eq!(z.abs().backward()[z], 0.0);
+    /// ```
+    #[track_caller]
+    pub fn abs(self) -> Self {
+        self.unary(UnOp::Abs)
+    }
+
+    /// 1/x; the gradient is −1/x².
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(2.0);
+    /// assert_eq!(x.recip().backward()[x], -0.25);
+    /// ```
+    #[track_caller]
+    pub fn recip(self) -> Self {
+        self.unary(UnOp::Recip)
+    }
+
+    /// The sine; the gradient is cos x.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.sin().backward()[x], 1.0);
+    /// ```
+    #[track_caller]
+    pub fn sin(self) -> Self {
+        self.unary(UnOp::Sin)
+    }
+
+    /// The cosine; the gradient is −sin x.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.cos().backward()[x], -0.0);
+    /// ```
+    #[track_caller]
+    pub fn cos(self) -> Self {
+        self.unary(UnOp::Cos)
+    }
+
+    /// xᵉ for a constant exponent; the gradient is e·xᵉ⁻¹, and exactly 0 for every base when
+    /// e = 0 (PyTorch's convention, so `0⁰` is 1 with gradient 0).
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(-2.0);
+    /// let y = x.powf(3.0);
+    /// assert_eq!((y.value(), y.backward()[x]), (-8.0, 12.0));
+    /// let z = tape.var(0.0);
+    /// assert_eq!(z.powf(0.0).backward()[z], 0.0);
+    /// ```
+    #[track_caller]
+    pub fn powf(self, e: f64) -> Self {
+        self.scalar(ScalarOp::Powf, e)
+    }
+
+    /// xⁿ for a constant integer exponent (computed with [`f64::powi`]); the gradient is
+    /// n·xⁿ⁻¹, and 0 when n = 0.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(3.0);
+    /// assert_eq!(x.powi(2).backward()[x], 6.0);
+    /// ```
+    #[track_caller]
+    pub fn powi(self, n: i32) -> Self {
+        self.scalar(ScalarOp::Powi, n as f64)
+    }
+}
+
+impl BinOp {
+    fn symbol_name(self) -> &'static str {
+        match self {
+            BinOp::Add => "`+`",
+            BinOp::Sub => "`-`",
+            BinOp::Mul => "`*`",
+            BinOp::Div => "`/`",
+        }
+    }
+}
+
+impl<'t> Neg for Var<'t> {
+    type Output = Var<'t>;
+    #[track_caller]
+    fn neg(self) -> Var<'t> {
+        self.unary(UnOp::Neg)
+    }
+}
+
+/// Implements `Var ∘ Var`, `Var ∘ f64`, `f64 ∘ Var` and `Var ∘= Var | f64` for one operator.
+macro_rules! operator {
+    ($Trait:ident $method:ident, $AssignTrait:ident $assign:ident,
+     $bin:expr, |$x:ident, $c:ident| $var_f64:expr, |$c2:ident, $y:ident| $f64_var:expr) => {
+        impl<'t> $Trait for Var<'t> {
+            type Output = Var<'t>;
+            #[inline]
+            #[track_caller]
+            fn $method(self, rhs: Var<'t>) -> Var<'t> {
+                self.binary($bin, rhs)
+            }
+        }
+
+        impl<'t> $Trait<f64> for Var<'t> {
+            type Output = Var<'t>;
+            #[inline]
+            #[track_caller]
+            fn $method(self, $c: f64) -> Var<'t> {
+                let $x = self;
+                $var_f64
+            }
+        }
+
+        impl<'t> $Trait<Var<'t>> for f64 {
+            type Output = Var<'t>;
+            #[inline]
+            #[track_caller]
+            fn $method(self, $y: Var<'t>) -> Var<'t> {
+                let $c2 = self;
+                $f64_var
+            }
+        }
+
+        impl<'t> $AssignTrait for Var<'t> {
+            #[inline]
+            #[track_caller]
+            fn $assign(&mut self, rhs: Var<'t>) {
+                *self = $Trait::$method(*self, rhs);
+            }
+        }
+
+        impl $AssignTrait<f64> for Var<'_> {
+            #[inline]
+            #[track_caller]
+            fn $assign(&mut self, rhs: f64) {
+                *self = $Trait::$method(*self, rhs);
+            }
+        }
+    };
+}
+
+operator!(Add add, AddAssign add_assign, BinOp::Add,
+    |x, c| x.scalar(ScalarOp::AddConst, c),
+    |c, y| y.scalar(ScalarOp::AddConst, c));
+// x − c is stored as x + (−c): IEEE defines subtraction as exactly that.
+operator!(Sub sub, SubAssign sub_assign, BinOp::Sub,
+    |x, c| x.scalar(ScalarOp::AddConst, -c),
+    |c, y| y.scalar(ScalarOp::SubFrom, c));
+operator!(Mul mul, MulAssign mul_assign, BinOp::Mul,
+    |x, c| x.scalar(ScalarOp::MulConst, c),
+    |c, y| y.scalar(ScalarOp::MulConst, c));
+operator!(Div div, DivAssign div_assign, BinOp::Div,
+    |x, c| x.scalar(ScalarOp::DivConst, c),
+    |c, y| y.scalar(ScalarOp::DivInto, c));

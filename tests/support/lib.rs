@@ -1,0 +1,1 @@
+//! Shared helpers for tapegrad's integration tests and benchmarks.

@@ -145,6 +145,29 @@ impl UnOp {
         }
     }
 
+    /// Whether dy/dx can be infinite where x and y are finite. The other factors are bounded
+    /// or equal to the value, which the sweep checks.
+    #[inline(always)]
+    pub(crate) fn has_pole(self) -> bool {
+        match self {
+            UnOp::Neg
+            | UnOp::Exp
+            | UnOp::Tanh
+            | UnOp::Sigmoid
+            | UnOp::Relu
+            | UnOp::Abs
+            | UnOp::Sin
+            | UnOp::Cos => false,
+            UnOp::Ln | UnOp::Sqrt | UnOp::Recip => true,
+        }
+    }
+
+    /// Whether dy/dx is finite here.
+    #[inline(always)]
+    pub(crate) fn factor_finite(self, x: f64, y: f64) -> bool {
+        self.backward(1.0, x, y).is_finite()
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             UnOp::Neg => "neg",
@@ -234,6 +257,18 @@ impl ScalarOp {
                 } else {
                     g * (c * x.powi(c as i32 - 1))
                 }
+            }
+        }
+    }
+
+    /// Whether dy/dx is finite here (the constant counts as a factor for `x·c`).
+    #[inline(always)]
+    pub(crate) fn factor_finite(self, x: f64, c: f64, y: f64) -> bool {
+        match self {
+            ScalarOp::AddConst | ScalarOp::SubFrom => true,
+            ScalarOp::MulConst => c.is_finite(),
+            ScalarOp::DivConst | ScalarOp::DivInto | ScalarOp::Powf | ScalarOp::Powi => {
+                self.backward(1.0, x, c, y).is_finite()
             }
         }
     }

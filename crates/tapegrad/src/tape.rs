@@ -72,16 +72,50 @@ pub(crate) struct Inner {
     /// Where each node was recorded, while anomaly detection is on (`None` before it was on).
     pub(crate) locations: Vec<Option<&'static Location<'static>>>,
     pub(crate) detect_anomaly: bool,
-    /// Set once any recorded value or local derivative is not finite. While it is clear, the
-    /// sweep may skip nodes whose gradient is exactly 0: their contributions, ±0 times a finite
-    /// factor, cannot change a sum. Once set, it follows reachability instead, so `0·inf` still
-    /// gives NaN on the paths PyTorch would visit and unreachable nodes still get 0.
+    /// Set once an operation with a pole (ln, sqrt, recip, division, powers) records a
+    /// non-finite local derivative. The sweep also scans the values: while every value and
+    /// factor is finite it may skip nodes whose gradient is exactly 0 (their contributions, ±0
+    /// times a finite factor, cannot change a sum); otherwise it follows reachability, so `0·inf`
+    /// still gives NaN on the paths PyTorch would visit and unreachable nodes still get 0.
     pub(crate) dirty: bool,
     pub(crate) limit: usize,
+    /// Pushes that fit without the slow path: `min(capacity of values and ops, limit)`, or the
+    /// current length while anomaly detection is on, so the hot path has a single comparison.
+    pub(crate) room: usize,
     /// A reachability buffer for the sweep over a dirty tape.
     pub(crate) reached: Vec<bool>,
     /// A gradient buffer handed back by a dropped `Grads`, so backward does not allocate.
     pub(crate) spare: Vec<f64>,
+}
+
+impl Inner {
+    fn update_room(&mut self) {
+        self.room = if self.detect_anomaly {
+            self.ops.len()
+        } else {
+            self.values
+                .capacity()
+                .min(self.ops.capacity())
+                .min(self.limit)
+        };
+    }
+
+    /// The slow path of `Tape::push`: grows the buffers, enforces the node limit and records
+    /// the location for anomaly detection.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&mut self, op: Op, value: f64, here: &'static Location<'static>) {
+        let id = self.ops.len();
+        if id >= self.limit {
+            too_many_nodes(self.limit);
+        }
+        self.values.push(value);
+        self.ops.push(op);
+        if self.detect_anomaly {
+            self.locations.push(Some(here));
+        }
+        self.update_room();
+    }
 }
 
 impl Default for Tape {
@@ -128,7 +162,7 @@ impl Tape {
     /// assert_eq!(tape.len(), 0);
     /// ```
     pub fn with_capacity(nodes: usize) -> Self {
-        Tape {
+        let mut tape = Tape {
             inner: UnsafeCell::new(Inner {
                 values: Vec::with_capacity(nodes),
                 ops: Vec::with_capacity(nodes),
@@ -138,16 +172,21 @@ impl Tape {
                 detect_anomaly: false,
                 dirty: false,
                 limit: MAX_NODES,
+                room: 0,
                 reached: Vec::new(),
                 spare: Vec::new(),
             }),
-        }
+        };
+        tape.inner.get_mut().update_room();
+        tape
     }
 
     /// Lowers the node limit, so tests can reach "tape full" without 4 billion nodes.
     #[doc(hidden)]
     pub fn set_node_limit(&mut self, limit: usize) {
-        self.inner.get_mut().limit = limit.min(MAX_NODES);
+        let t = self.inner.get_mut();
+        t.limit = limit.min(MAX_NODES);
+        t.update_room();
     }
 
     #[inline(always)]
@@ -168,6 +207,27 @@ impl Tape {
     /// ```
     pub fn len(&self) -> usize {
         self.with(|t| t.ops.len())
+    }
+
+    /// The bytes the tape's buffers hold (their capacity, not just what is in use).
+    ///
+    /// A binary node costs 24 bytes: its value and a 16-byte operation with two `u32` ids.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::with_capacity(100);
+    /// assert!(tape.memory_bytes() >= 100 * 24);
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.with(|t| {
+            t.values.capacity() * size_of::<f64>()
+                + t.ops.capacity() * size_of::<Op>()
+                + t.operands.capacity() * size_of::<u32>()
+                + t.labels.capacity() * size_of::<(u32, Box<str>)>()
+                + t.locations.capacity() * size_of::<Option<&Location<'_>>>()
+                + t.spare.capacity() * size_of::<f64>()
+                + t.reached.capacity()
+        })
     }
 
     /// Whether no node has been recorded.
@@ -201,6 +261,7 @@ impl Tape {
         t.labels.clear();
         t.locations.clear();
         t.dirty = false;
+        t.update_room();
     }
 
     /// Turns anomaly detection on or off (off by default).
@@ -224,6 +285,7 @@ impl Tape {
             let n = t.ops.len();
             t.locations.resize(n, None);
         }
+        t.update_room();
     }
 
     /// Whether anomaly detection is on.
@@ -235,24 +297,39 @@ impl Tape {
         self.with(|t| t.detect_anomaly)
     }
 
+    /// Records a node whose local derivatives are finite wherever its operands' values are.
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn push(&self, op: Op, value: f64, factors_finite: bool) -> Var<'_> {
+    pub(crate) fn push(&self, op: Op, value: f64) -> Var<'_> {
         let here = Location::caller();
         let id = self.with(|t| {
             let id = t.ops.len();
-            if id >= t.limit {
-                too_many_nodes(t.limit);
-            }
-            t.dirty |= !(value.is_finite() && factors_finite);
-            t.values.push(value);
-            t.ops.push(op);
-            if t.detect_anomaly {
-                t.locations.push(Some(here));
+            if id < t.room {
+                debug_assert!(t.values.len() == id && id < t.values.capacity());
+                debug_assert!(id < t.ops.capacity());
+                // SAFETY: `room` never exceeds either vector's capacity (`update_room`), and
+                // both vectors have length `id`, so slot `id` is allocated and unused in each.
+                unsafe {
+                    t.values.as_mut_ptr().add(id).write(value);
+                    t.values.set_len(id + 1);
+                    t.ops.as_mut_ptr().add(id).write(op);
+                    t.ops.set_len(id + 1);
+                }
+            } else {
+                t.push_slow(op, value, here);
             }
             id as u32
         });
         Var::new(self, id, value)
+    }
+
+    /// Records a node from an operation with a pole; `factors_finite` says whether its local
+    /// derivatives are finite at this point.
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn push_with_pole(&self, op: Op, value: f64, factors_finite: bool) -> Var<'_> {
+        self.with(|t| t.dirty |= !factors_finite);
+        self.push(op, value)
     }
 
     #[inline(always)]
@@ -274,7 +351,7 @@ impl Tape {
     #[inline]
     #[track_caller]
     pub fn var(&self, value: f64) -> Var<'_> {
-        self.push(Op::Leaf, value, true)
+        self.push(Op::Leaf, value)
     }
 
     /// Records one leaf per value, in order, so their ids are contiguous (which lets a later
@@ -312,12 +389,12 @@ impl Tape {
             if values.len() > t.limit - start {
                 too_many_nodes(t.limit);
             }
-            t.dirty |= !values.iter().all(|v| v.is_finite());
             t.values.extend_from_slice(values);
             t.ops.resize(start + values.len(), Op::Leaf);
             if t.detect_anomaly {
                 t.locations.resize(start + values.len(), Some(here));
             }
+            t.update_room();
             start
         });
         out.extend(
@@ -377,9 +454,7 @@ impl Tape {
                 }
             }
         };
-        // Operands' values were checked when they were recorded; sum and dot have no other
-        // factors.
-        self.push(op, value, true)
+        self.push(op, value)
     }
 
     /// Records ONE node for the dot product Σ wᵢ·xᵢ.
@@ -437,9 +512,7 @@ impl Tape {
             });
             Op::DotList { at, len }
         };
-        // Operands' values were checked when they were recorded; sum and dot have no other
-        // factors.
-        self.push(op, value, true)
+        self.push(op, value)
     }
 
     #[track_caller]
@@ -507,16 +580,18 @@ impl Tape {
         grads: &mut [f64],
     ) -> Result<(), (u32, u32)> {
         self.with(|t| {
-            let (vals, ops, operands) = (&t.values[..], &t.ops[..], &t.operands[..]);
             let root = root as usize;
+            let (vals, ops, operands) = (&t.values[..=root], &t.ops[..=root], &t.operands[..]);
+            let grads = &mut grads[..=root];
             grads[root] = 1.0;
-            if !t.dirty {
+            if !t.dirty && all_finite(vals) {
                 for i in (0..=root).rev() {
                     let g = grads[i];
                     if g == 0.0 {
                         continue;
                     }
-                    apply(ops[i], g, vals[i], vals, operands, grads);
+                    // SAFETY: node i's operands are below i ≤ root (see `apply`).
+                    unsafe { apply(ops[i], g, vals[i], vals, operands, grads) };
                     if CHECKED {
                         check_operands(i, ops[i], operands, grads)?;
                     }
@@ -530,7 +605,8 @@ impl Tape {
                     if !reached[i] {
                         continue;
                     }
-                    apply(ops[i], grads[i], vals[i], vals, operands, grads);
+                    // SAFETY: node i's operands are below i ≤ root (see `apply`).
+                    unsafe { apply(ops[i], grads[i], vals[i], vals, operands, grads) };
                     for_each_operand(ops[i], operands, |p| reached[p as usize] = true);
                     if CHECKED {
                         check_operands(i, ops[i], operands, grads)?;
@@ -583,44 +659,69 @@ impl Tape {
     }
 }
 
+/// Whether every value is finite. Counts per block without an early exit, so it vectorizes.
+fn all_finite(values: &[f64]) -> bool {
+    const EXP: u64 = 0x7ff0_0000_0000_0000;
+    values.chunks(256).all(|c| {
+        c.iter()
+            .map(|v| u32::from(v.to_bits() & EXP == EXP))
+            .sum::<u32>()
+            == 0
+    })
+}
+
 /// Adds node `op`'s contributions, for upstream gradient `g` and output `y`, to its operands.
+///
+/// # Safety
+///
+/// Every operand id of `op` (and every id in the `operands` range it names) must be a valid
+/// index into `vals` and `grads`. The tape guarantees it for every recorded node: operands are
+/// `Var`s of the same tape (checked in every operation) and so have ids below the node's own,
+/// which is at most the root, and `grads` has length `root + 1`.
 #[inline(always)]
-fn apply(op: Op, g: f64, y: f64, vals: &[f64], operands: &[u32], grads: &mut [f64]) {
-    match op {
-        Op::Leaf => {}
-        Op::Binary(op, a, b) => {
-            let (ga, gb) = op.backward(g, vals[a as usize], vals[b as usize], y);
-            grads[a as usize] += ga;
-            grads[b as usize] += gb;
-        }
-        Op::Unary(op, a) => grads[a as usize] += op.backward(g, vals[a as usize], y),
-        Op::Scalar(op, a, c) => grads[a as usize] += op.backward(g, vals[a as usize], c, y),
-        Op::SumRange { start, len } => {
-            let (s, n) = (start as usize, len as usize);
-            for gk in &mut grads[s..s + n] {
-                *gk += g;
+unsafe fn apply(op: Op, g: f64, y: f64, vals: &[f64], operands: &[u32], grads: &mut [f64]) {
+    // SAFETY (for every access below): the caller's contract.
+    unsafe {
+        let val = |k: u32| *vals.get_unchecked(k as usize);
+        match op {
+            Op::Leaf => {}
+            Op::Binary(op, a, b) => {
+                let (ga, gb) = op.backward(g, val(a), val(b), y);
+                *grads.get_unchecked_mut(a as usize) += ga;
+                *grads.get_unchecked_mut(b as usize) += gb;
             }
-        }
-        Op::SumList { at, len } => {
-            for &k in &operands[at as usize..at as usize + len as usize] {
-                grads[k as usize] += g;
+            Op::Unary(op, a) => *grads.get_unchecked_mut(a as usize) += op.backward(g, val(a), y),
+            Op::Scalar(op, a, c) => {
+                *grads.get_unchecked_mut(a as usize) += op.backward(g, val(a), c, y)
             }
-        }
-        Op::DotRange { w, x, len } => {
-            let (w, x, n) = (w as usize, x as usize, len as usize);
-            for k in 0..n {
-                let (wk, xk) = (vals[w + k], vals[x + k]);
-                grads[w + k] += g * xk;
-                grads[x + k] += g * wk;
+            Op::SumRange { start, len } => {
+                let s = start as usize;
+                for gk in grads.get_unchecked_mut(s..s + len as usize) {
+                    *gk += g;
+                }
             }
-        }
-        Op::DotList { at, len } => {
-            let (at, n) = (at as usize, len as usize);
-            let (ws, xs) = operands[at..at + 2 * n].split_at(n);
-            for (&wk, &xk) in ws.iter().zip(xs) {
-                let (wv, xv) = (vals[wk as usize], vals[xk as usize]);
-                grads[wk as usize] += g * xv;
-                grads[xk as usize] += g * wv;
+            Op::SumList { at, len } => {
+                for &k in operands.get_unchecked(at as usize..at as usize + len as usize) {
+                    *grads.get_unchecked_mut(k as usize) += g;
+                }
+            }
+            Op::DotRange { w, x, len } => {
+                // The two runs may overlap (a dot of a vector with itself), so no two slices.
+                let (w, x) = (w as usize, x as usize);
+                for k in 0..len as usize {
+                    let (wk, xk) = (*vals.get_unchecked(w + k), *vals.get_unchecked(x + k));
+                    *grads.get_unchecked_mut(w + k) += g * xk;
+                    *grads.get_unchecked_mut(x + k) += g * wk;
+                }
+            }
+            Op::DotList { at, len } => {
+                let (at, n) = (at as usize, len as usize);
+                let (ws, xs) = operands.get_unchecked(at..at + 2 * n).split_at(n);
+                for (&wk, &xk) in ws.iter().zip(xs) {
+                    let (wv, xv) = (val(wk), val(xk));
+                    *grads.get_unchecked_mut(wk as usize) += g * xv;
+                    *grads.get_unchecked_mut(xk as usize) += g * wv;
+                }
             }
         }
     }

@@ -187,18 +187,22 @@ impl<'t> Var<'t> {
     #[track_caller]
     fn unary(self, op: UnOp) -> Self {
         let y = op.forward(self.value);
-        let factor = op.backward(1.0, self.value, y);
-        self.tape
-            .push(Op::Unary(op, self.id), y, factor.is_finite())
+        match op.has_pole() {
+            false => self.tape.push(Op::Unary(op, self.id), y),
+            true => {
+                let finite = op.factor_finite(self.value, y);
+                self.tape.push_with_pole(Op::Unary(op, self.id), y, finite)
+            }
+        }
     }
 
     #[inline(always)]
     #[track_caller]
     fn scalar(self, op: ScalarOp, c: f64) -> Self {
         let y = op.forward(self.value, c);
-        let factor = op.backward(1.0, self.value, c, y);
+        let finite = op.factor_finite(self.value, c, y);
         self.tape
-            .push(Op::Scalar(op, self.id, c), y, factor.is_finite())
+            .push_with_pole(Op::Scalar(op, self.id, c), y, finite)
     }
 
     #[inline(always)]
@@ -208,17 +212,17 @@ impl<'t> Var<'t> {
             crate::tape::foreign_var(op.symbol_name());
         }
         let y = op.forward(self.value, rhs.value);
-        // Only division has factors that can overflow from finite values; the others' factors
-        // are ±1 or the operands' values, which were checked when they were recorded.
-        let factors_finite = match op {
+        let node = Op::Binary(op, self.id, rhs.id);
+        // Only division has factors that can be infinite where the values are finite; the
+        // others' factors are ±1 or the operands' values.
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul => self.tape.push(node, y),
             BinOp::Div => {
                 let (ga, gb) = op.backward(1.0, self.value, rhs.value, y);
-                ga.is_finite() && gb.is_finite()
+                let finite = ga.is_finite() && gb.is_finite();
+                self.tape.push_with_pole(node, y, finite)
             }
-            BinOp::Add | BinOp::Sub | BinOp::Mul => true,
-        };
-        self.tape
-            .push(Op::Binary(op, self.id, rhs.id), y, factors_finite)
+        }
     }
 
     /// eˣ; the gradient is eˣ. Overflows to `inf` above 709.78, and `exp(-746)` is 0.
@@ -228,6 +232,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(1.0);
     /// assert_eq!(x.exp().backward()[x], 1f64.exp());
     /// ```
+    #[inline]
     #[track_caller]
     pub fn exp(self) -> Self {
         self.unary(UnOp::Exp)
@@ -245,6 +250,7 @@ impl<'t> Var<'t> {
     /// assert!(y.value().is_nan());
     /// assert_eq!(y.backward()[x], -1.0);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn ln(self) -> Self {
         self.unary(UnOp::Ln)
@@ -259,6 +265,7 @@ impl<'t> Var<'t> {
     /// let y = x.tanh();
     /// assert_eq!((y.value(), y.backward()[x]), (1.0, 0.0));
     /// ```
+    #[inline]
     #[track_caller]
     pub fn tanh(self) -> Self {
         self.unary(UnOp::Tanh)
@@ -273,6 +280,7 @@ impl<'t> Var<'t> {
     /// let y = x.sigmoid();
     /// assert_eq!((y.value(), y.backward()[x]), (0.5, 0.25));
     /// ```
+    #[inline]
     #[track_caller]
     pub fn sigmoid(self) -> Self {
         self.unary(UnOp::Sigmoid)
@@ -287,6 +295,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(x.relu().backward()[x], 0.0);
     /// assert!(tape.var(f64::NAN).relu().value().is_nan());
     /// ```
+    #[inline]
     #[track_caller]
     pub fn relu(self) -> Self {
         self.unary(UnOp::Relu)
@@ -299,6 +308,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(4.0);
     /// assert_eq!(x.sqrt().backward()[x], 0.25);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn sqrt(self) -> Self {
         self.unary(UnOp::Sqrt)
@@ -313,6 +323,7 @@ impl<'t> Var<'t> {
     /// let z = tape.var(0.0);
     /// assert_eq!(z.abs().backward()[z], 0.0);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn abs(self) -> Self {
         self.unary(UnOp::Abs)
@@ -325,6 +336,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(2.0);
     /// assert_eq!(x.recip().backward()[x], -0.25);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn recip(self) -> Self {
         self.unary(UnOp::Recip)
@@ -337,6 +349,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.sin().backward()[x], 1.0);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn sin(self) -> Self {
         self.unary(UnOp::Sin)
@@ -349,6 +362,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.cos().backward()[x], -0.0);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn cos(self) -> Self {
         self.unary(UnOp::Cos)
@@ -365,6 +379,7 @@ impl<'t> Var<'t> {
     /// let z = tape.var(0.0);
     /// assert_eq!(z.powf(0.0).backward()[z], 0.0);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn powf(self, e: f64) -> Self {
         self.scalar(ScalarOp::Powf, e)
@@ -378,6 +393,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(3.0);
     /// assert_eq!(x.powi(2).backward()[x], 6.0);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn powi(self, n: i32) -> Self {
         self.scalar(ScalarOp::Powi, n as f64)
@@ -397,6 +413,7 @@ impl BinOp {
 
 impl<'t> Neg for Var<'t> {
     type Output = Var<'t>;
+    #[inline]
     #[track_caller]
     fn neg(self) -> Var<'t> {
         self.unary(UnOp::Neg)

@@ -1,1 +1,122 @@
-fn main() {}
+//! Engine throughput: record + backward per node, on a long chain of mixed operations and on
+//! micrograd's demo graph written with binary operations only; anomaly detection off vs on.
+//!
+//! `cargo bench --bench engine`. Per-node figures: divide the reported time by the node count
+//! printed at the start.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tapegrad::Tape;
+use tapegrad_suite::{SIZES, moons, parameters, record_binary, record_fused};
+
+const CHAIN: usize = 1_000_000;
+
+/// A chain of `n` nodes over two leaves, cycling through `*`, `+`, `tanh`, `* c`, `sin`.
+fn chain(tape: &Tape, n: usize) -> f64 {
+    let a = tape.var(0.999);
+    let b = tape.var(0.001);
+    let mut x = tape.var(0.5);
+    for i in 0..(n - 3) {
+        x = match i % 5 {
+            0 => x * a,
+            1 => x + b,
+            2 => x.tanh(),
+            3 => x * 1.0001,
+            _ => x.sin(),
+        };
+    }
+    let g = x.backward();
+    g[a] + g[b]
+}
+
+fn bench_chain(c: &mut Criterion) {
+    let mut group = c.benchmark_group("chain_1e6");
+    group.throughput(Throughput::Elements(CHAIN as u64));
+    group.sample_size(20);
+    for anomaly in [false, true] {
+        let name = if anomaly { "anomaly_on" } else { "anomaly_off" };
+        let mut tape = Tape::with_capacity(CHAIN);
+        tape.set_detect_anomaly(anomaly);
+        group.bench_function(BenchmarkId::new("record_backward", name), |bch| {
+            bch.iter(|| {
+                tape.clear();
+                black_box(chain(&tape, CHAIN))
+            })
+        });
+        if !anomaly {
+            // The tape's own buffers, then with the gradient buffer backward keeps for reuse.
+            let fresh = Tape::with_capacity(CHAIN);
+            eprintln!(
+                "chain: {} nodes; {:.1} bytes per node on the tape, {:.1} with the gradients",
+                tape.len(),
+                fresh.memory_bytes() as f64 / CHAIN as f64,
+                tape.memory_bytes() as f64 / tape.len() as f64
+            );
+        }
+    }
+    group.finish();
+}
+
+fn bench_micrograd_graph(c: &mut Criterion) {
+    let (xs, ys) = moons(100);
+    let params = parameters(&SIZES, 1);
+    let mut tape = Tape::new();
+    let nodes = {
+        let p = tape.vars(&params);
+        let _ = record_binary(&tape, &p, &xs, &ys);
+        tape.len()
+    };
+    eprintln!("micrograd-shaped graph: {nodes} nodes per step");
+    let mut group = c.benchmark_group("micrograd_graph");
+    group.throughput(Throughput::Elements(nodes as u64));
+    group.bench_function("record", |bch| {
+        bch.iter(|| {
+            tape.clear();
+            let p = tape.vars(&params);
+            black_box(record_binary(&tape, &p, &xs, &ys).value())
+        })
+    });
+    group.bench_function("record_backward", |bch| {
+        bch.iter(|| {
+            tape.clear();
+            let p = tape.vars(&params);
+            let loss = record_binary(&tape, &p, &xs, &ys);
+            black_box(loss.backward()[p[0]])
+        })
+    });
+    group.finish();
+}
+
+/// The same loss with fused nodes (a `dot` per neuron, one `sum`, one `dot` for L2), the way
+/// the `mlp` crate records it.
+fn bench_fused_graph(c: &mut Criterion) {
+    let (xs, ys) = moons(100);
+    let params = parameters(&SIZES, 1);
+    let mut tape = Tape::new();
+    let nodes = {
+        let p = tape.vars(&params);
+        let _ = record_fused(&tape, &p, &xs, &ys);
+        tape.len()
+    };
+    eprintln!("fused graph: {nodes} nodes per step");
+    let mut group = c.benchmark_group("fused_graph");
+    group.throughput(Throughput::Elements(nodes as u64));
+    group.bench_function("record_backward", |bch| {
+        bch.iter(|| {
+            tape.clear();
+            let p = tape.vars(&params);
+            let loss = record_fused(&tape, &p, &xs, &ys);
+            black_box(loss.backward()[p[0]])
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_chain,
+    bench_micrograd_graph,
+    bench_fused_graph
+);
+criterion_main!(benches);

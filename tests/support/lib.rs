@@ -1,1 +1,162 @@
-//! Shared helpers for tapegrad's integration tests and benchmarks.
+//! Workloads shared by tapegrad's integration tests and benchmarks.
+//!
+//! The benchmark workload is micrograd's demo: an MLP 2-16-16-1 (ReLU hidden layers, linear
+//! output) on 100 two-moons points, max-margin loss plus `1e-4·Σp²`, one full-batch SGD step.
+//! Parameters are laid out as `mlp::Mlp::parameters` lays them out: layer by layer, neuron by
+//! neuron, each neuron's weights then its bias.
+
+use tapegrad::{Tape, Var};
+
+/// The demo network's layer widths, input first.
+pub const SIZES: [usize; 4] = [2, 16, 16, 1];
+/// The demo's L2 coefficient.
+pub const ALPHA: f64 = 1e-4;
+
+/// The number of parameters of an MLP with these widths (input first).
+pub fn num_parameters(sizes: &[usize]) -> usize {
+    sizes.windows(2).map(|w| (w[0] + 1) * w[1]).sum()
+}
+
+/// Deterministic parameters in (−1, 1), biases included, from a small LCG.
+pub fn parameters(sizes: &[usize], seed: u64) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..num_parameters(sizes))
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// `n` points of two interleaved half circles (labels ±1) with a small deterministic jitter:
+/// the shape of the two-moons data, without a random number generator.
+pub fn moons(n: usize) -> (Vec<[f64; 2]>, Vec<f64>) {
+    let half = n / 2;
+    let mut xs = Vec::with_capacity(n);
+    let mut ys = Vec::with_capacity(n);
+    for i in 0..n {
+        let outer = i < half;
+        let count = if outer { half } else { n - half };
+        let k = if outer { i } else { i - half };
+        let t = std::f64::consts::PI * k as f64 / (count.max(2) - 1) as f64;
+        let jitter = 0.1 * ((i as f64 * 12.9898).sin() * 43758.5453).fract();
+        if outer {
+            xs.push([t.cos() + jitter, t.sin() - jitter]);
+            ys.push(-1.0);
+        } else {
+            xs.push([1.0 - t.cos() - jitter, 1.0 - t.sin() - 0.5 + jitter]);
+            ys.push(1.0);
+        }
+    }
+    (xs, ys)
+}
+
+/// micrograd's demo loss recorded the way micrograd records it: one node per scalar `+`, `*`
+/// and `relu` (`act = b + w₀x₀ + w₁x₁ + …`), so the tape has micrograd's graph shape, ~65k
+/// nodes. Returns the loss node; the parameters are the first `params.len()` leaves.
+pub fn record_binary<'t>(
+    tape: &'t Tape,
+    params: &[Var<'t>],
+    xs: &[[f64; 2]],
+    ys: &[f64],
+) -> Var<'t> {
+    let mut data_loss: Option<Var<'t>> = None;
+    let mut act = Vec::new();
+    let mut next = Vec::new();
+    for (x, &y) in xs.iter().zip(ys) {
+        act.clear();
+        act.extend(tape.vars(x));
+        let mut p = 0;
+        for (l, w) in SIZES.windows(2).enumerate() {
+            let last = l == SIZES.len() - 2;
+            next.clear();
+            for _ in 0..w[1] {
+                let (ws, b) = (&params[p..p + w[0]], params[p + w[0]]);
+                p += w[0] + 1;
+                let mut s = b;
+                for (&wi, &xi) in ws.iter().zip(&act) {
+                    s += wi * xi;
+                }
+                next.push(if last { s } else { s.relu() });
+            }
+            std::mem::swap(&mut act, &mut next);
+        }
+        let li = (1.0 - y * act[0]).relu();
+        data_loss = Some(match data_loss {
+            None => li,
+            Some(d) => d + li,
+        });
+    }
+    let data_loss = data_loss.expect("at least one sample") * (1.0 / xs.len() as f64);
+    let mut reg = params[0] * params[0];
+    for &p in &params[1..] {
+        reg += p * p;
+    }
+    data_loss + ALPHA * reg
+}
+
+/// The same loss with fused nodes, the way the `mlp` crate records it: per layer, one `dot`
+/// per neuron, then the bias adds, then the activations (so a layer's outputs are contiguous),
+/// one n-ary `sum` for the data loss and one `dot` for the L2 term.
+pub fn record_fused<'t>(
+    tape: &'t Tape,
+    params: &[Var<'t>],
+    xs: &[[f64; 2]],
+    ys: &[f64],
+) -> Var<'t> {
+    let mut losses = Vec::with_capacity(xs.len());
+    let mut act = Vec::new();
+    let mut pre = Vec::new();
+    for (x, &y) in xs.iter().zip(ys) {
+        act.clear();
+        tape.extend_vars(&mut act, x);
+        let mut p = 0;
+        for (l, w) in SIZES.windows(2).enumerate() {
+            let last = l == SIZES.len() - 2;
+            pre.clear();
+            let first = p;
+            for _ in 0..w[1] {
+                pre.push(tape.dot(&params[p..p + w[0]], &act));
+                p += w[0] + 1;
+            }
+            for (j, s) in pre.iter_mut().enumerate() {
+                *s += params[first + j * (w[0] + 1) + w[0]];
+            }
+            act.clear();
+            act.extend(pre.iter().map(|&s| if last { s } else { s.relu() }));
+        }
+        losses.push((1.0 - y * act[0]).relu());
+    }
+    let data_loss = tape.sum(&losses) * (1.0 / xs.len() as f64);
+    data_loss + ALPHA * tape.dot(params, params)
+}
+
+/// One SGD step on a fresh (cleared) tape: bind, record, backward, update. Returns the loss.
+pub fn tape_step(
+    tape: &mut Tape,
+    params: &mut [f64],
+    xs: &[[f64; 2]],
+    ys: &[f64],
+    lr: f64,
+    fused: bool,
+) -> f64 {
+    tape.clear();
+    let p = tape.vars(params);
+    let loss = if fused {
+        record_fused(tape, &p, xs, ys)
+    } else {
+        record_binary(tape, &p, xs, ys)
+    };
+    let g = loss.backward();
+    let grads = &g.as_slice()[p[0].index()..][..params.len()];
+    for (w, d) in params.iter_mut().zip(grads) {
+        *w -= lr * d;
+    }
+    loss.value()
+}
+
+pub mod handwritten;

@@ -1,0 +1,446 @@
+//! Losses recorded on a tape, and accuracy.
+//!
+//! Every loss is a sum of one term per sample: max-margin `relu(1 − y·s)`, squared error
+//! `(s − y)²`, logistic `softplus(−y·s)`; the "mean" losses divide that sum by the number of
+//! samples. The terms are recorded stage by stage over all samples (every `y·s` node, then
+//! every `1 − ·` node, …), so the last stage is contiguous on the tape and the sum is one
+//! node over a range. [`Loss::value`] computes the same numbers without a tape, bit for bit.
+//!
+//! ```
+//! use mlp::loss;
+//! use tapegrad::Tape;
+//!
+//! let tape = Tape::new();
+//! let scores = tape.vars(&[2.0, 0.5, -3.0]);
+//! let labels = [1.0, 1.0, 1.0];
+//! // hinge terms: relu(1-2) = 0, relu(1-0.5) = 0.5, relu(1+3) = 4
+//! let l = loss::max_margin(&tape, &scores, &labels);
+//! assert_eq!(l.value(), 4.5 / 3.0);
+//! assert_eq!(l.backward().wrt_all(&scores), vec![0.0, -1.0 / 3.0, -1.0 / 3.0]);
+//! assert_eq!(loss::accuracy(&[2.0, 0.5, -3.0], &labels), 2.0 / 3.0);
+//! ```
+
+use tapegrad::{Tape, Var};
+
+/// Which data loss a [`Trainer`](crate::Trainer) minimizes.
+///
+/// ```
+/// use mlp::Loss;
+/// assert_eq!(Loss::MaxMargin.value(&[0.5], &[1.0]), 0.5);
+/// assert_eq!(Loss::SumSquared.value(&[0.5, 2.0], &[1.0, 1.0]), 1.25);
+/// assert_eq!("logistic".parse::<Loss>(), Ok(Loss::Logistic));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum Loss {
+    /// micrograd's demo loss: mean of `relu(1 − yᵢ·sᵢ)`, labels ±1 ([`max_margin`]).
+    MaxMargin,
+    /// The lecture's loss: Σ (sᵢ − yᵢ)² ([`sum_squared_error`]).
+    SumSquared,
+    /// Mean of (sᵢ − yᵢ)² ([`mean_squared_error`]).
+    MeanSquared,
+    /// Binary cross-entropy on the score as a logit: mean of `ln(1 + e^(−yᵢ·sᵢ))`, labels ±1
+    /// ([`logistic`]).
+    Logistic,
+}
+
+impl Loss {
+    /// Every loss, in declaration order.
+    ///
+    /// ```
+    /// assert_eq!(mlp::Loss::ALL.len(), 4);
+    /// ```
+    pub const ALL: [Loss; 4] = [
+        Loss::MaxMargin,
+        Loss::SumSquared,
+        Loss::MeanSquared,
+        Loss::Logistic,
+    ];
+
+    /// The name used by [`str::parse`]: `max_margin`, `sum_squared`, `mean_squared`,
+    /// `logistic`.
+    ///
+    /// ```
+    /// assert_eq!(mlp::Loss::MaxMargin.name(), "max_margin");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::MaxMargin => "max_margin",
+            Loss::SumSquared => "sum_squared",
+            Loss::MeanSquared => "mean_squared",
+            Loss::Logistic => "logistic",
+        }
+    }
+
+    /// Whether the loss divides its sum of terms by the number of samples.
+    ///
+    /// ```
+    /// assert!(!mlp::Loss::SumSquared.is_mean());
+    /// assert!(mlp::Loss::MaxMargin.is_mean());
+    /// ```
+    pub fn is_mean(self) -> bool {
+        !matches!(self, Loss::SumSquared)
+    }
+
+    /// Records this loss of `scores` against `labels` (targets for the squared errors) and
+    /// returns the loss node.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let s = tape.vars(&[0.0, 1.0]);
+    /// let l = mlp::Loss::MeanSquared.record(&tape, &s, &[1.0, 1.0]);
+    /// assert_eq!(l.value(), 0.5);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the slices differ in length or a score belongs to another tape.
+    #[track_caller]
+    pub fn record<'t>(self, tape: &'t Tape, scores: &[Var<'t>], labels: &[f64]) -> Var<'t> {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let sum = self.record_sum(tape, scores, labels, &mut a, &mut b);
+        self.finish(sum, scores.len())
+    }
+
+    /// Records Σ of this loss's per-sample terms (not divided by the count) and returns the
+    /// sum node; `a` and `b` are scratch buffers. Training code sums these over lists of
+    /// sample indices and then calls [`Loss::finish`].
+    #[track_caller]
+    pub(crate) fn record_sum<'t>(
+        self,
+        tape: &'t Tape,
+        scores: &[Var<'t>],
+        labels: &[f64],
+        a: &mut Vec<Var<'t>>,
+        b: &mut Vec<Var<'t>>,
+    ) -> Var<'t> {
+        assert!(
+            scores.len() == labels.len(),
+            "mlp::loss: {} scores but {} labels",
+            scores.len(),
+            labels.len()
+        );
+        a.clear();
+        match self {
+            Loss::MaxMargin => {
+                a.extend(scores.iter().zip(labels).map(|(&s, &y)| s * y));
+                for t in a.iter_mut() {
+                    *t = 1.0 - *t;
+                }
+                for t in a.iter_mut() {
+                    *t = t.relu();
+                }
+            }
+            Loss::SumSquared | Loss::MeanSquared => {
+                a.extend(scores.iter().zip(labels).map(|(&s, &y)| s - y));
+                for t in a.iter_mut() {
+                    *t = t.powi(2);
+                }
+            }
+            Loss::Logistic => {
+                // softplus(z) = ln(e^(z−c) + e^(−c)) + c for any constant c; c = max(z, 0)
+                // keeps every exponent ≤ 0, so nothing overflows, and the gradient is σ(z)
+                // exactly, at z = 0 too. The node count does not depend on the data.
+                b.clear();
+                b.extend(scores.iter().zip(labels).map(|(&s, &y)| s * -y));
+                a.extend(b.iter().map(|&z| z - shift(z.value())));
+                for t in a.iter_mut() {
+                    *t = t.exp();
+                }
+                for (t, z) in a.iter_mut().zip(b.iter()) {
+                    *t += (-shift(z.value())).exp();
+                }
+                for t in a.iter_mut() {
+                    *t = t.ln();
+                }
+                for (t, z) in a.iter_mut().zip(b.iter()) {
+                    *t += shift(z.value());
+                }
+            }
+        }
+        tape.sum(a.iter())
+    }
+
+    /// The loss node from the sum of `n` samples' terms: the sum itself, or the sum / `n`
+    /// for the mean losses (an empty batch gives the empty sum, 0).
+    pub(crate) fn finish(self, sum: Var<'_>, n: usize) -> Var<'_> {
+        if self.is_mean() && n > 0 {
+            sum / n as f64
+        } else {
+            sum
+        }
+    }
+
+    /// The term of one sample, without a tape (bit for bit the tape's value).
+    ///
+    /// ```
+    /// assert_eq!(mlp::Loss::MaxMargin.term(0.25, -1.0), 1.25);
+    /// assert_eq!(mlp::Loss::SumSquared.term(3.0, 1.0), 4.0);
+    /// assert!((mlp::Loss::Logistic.term(0.0, 1.0) - 2f64.ln()).abs() < 1e-15);
+    /// ```
+    pub fn term(self, score: f64, label: f64) -> f64 {
+        match self {
+            Loss::MaxMargin => relu(1.0 - score * label),
+            Loss::SumSquared | Loss::MeanSquared => (score - label).powi(2),
+            Loss::Logistic => {
+                let z = score * -label;
+                let c = shift(z);
+                ((z - c).exp() + (-c).exp()).ln() + c
+            }
+        }
+    }
+
+    /// The loss of `scores` against `labels` without a tape: bit for bit the value
+    /// [`Loss::record`] records (same terms, same summation order).
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let (s, y) = ([0.3, -1.2, 2.5], [1.0, -1.0, -1.0]);
+    /// for loss in mlp::Loss::ALL {
+    ///     let on_tape = loss.record(&tape, &tape.vars(&s), &y).value();
+    ///     assert_eq!(loss.value(&s, &y).to_bits(), on_tape.to_bits());
+    /// }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the slices differ in length.
+    #[track_caller]
+    pub fn value(self, scores: &[f64], labels: &[f64]) -> f64 {
+        assert!(
+            scores.len() == labels.len(),
+            "mlp::loss: {} scores but {} labels",
+            scores.len(),
+            labels.len()
+        );
+        let sum = scores
+            .iter()
+            .zip(labels)
+            .enumerate()
+            .fold(0.0, |acc, (k, (&s, &y))| {
+                let t = self.term(s, y);
+                if k == 0 { t } else { acc + t }
+            });
+        if self.is_mean() && !scores.is_empty() {
+            sum / scores.len() as f64
+        } else {
+            sum
+        }
+    }
+}
+
+/// Parses `max_margin`, `sum_squared`, `mean_squared` or `logistic` (any case, `-` for `_`).
+impl std::str::FromStr for Loss {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.replace('-', "_");
+        Loss::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(&s))
+            .ok_or_else(|| {
+                format!(
+                    "unknown loss `{s}` (expected max_margin, sum_squared, mean_squared or logistic)"
+                )
+            })
+    }
+}
+
+/// The engine's relu on an `f64` (a select: NaN stays NaN).
+fn relu(x: f64) -> f64 {
+    if x < 0.0 { 0.0 } else { x }
+}
+
+/// The constant `max(z, 0)` of the stable softplus (0 for NaN, which then propagates).
+fn shift(z: f64) -> f64 {
+    if z > 0.0 { z } else { 0.0 }
+}
+
+/// micrograd's demo loss: the mean over samples of `relu(1 − yᵢ·sᵢ)`, for labels ±1.
+///
+/// Three nodes per sample, one sum, one division. An empty batch gives 0.
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let s = tape.vars(&[0.5, -2.0]);
+/// let l = mlp::loss::max_margin(&tape, &s, &[1.0, -1.0]);
+/// assert_eq!(l.value(), 0.25); // (0.5 + 0) / 2
+/// ```
+///
+/// # Panics
+///
+/// If the slices differ in length or a score belongs to another tape.
+#[track_caller]
+pub fn max_margin<'t>(tape: &'t Tape, scores: &[Var<'t>], labels: &[f64]) -> Var<'t> {
+    Loss::MaxMargin.record(tape, scores, labels)
+}
+
+/// L2 regularization `alpha · Σ pᵢ²`, as one fused `dot(p, p)` node and one scaling node.
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let p = tape.vars(&[1.0, -2.0]);
+/// let r = mlp::loss::l2(&tape, &p, 1e-4);
+/// assert_eq!(r.value(), 5e-4);
+/// assert_eq!(tape.len(), 4);
+/// assert_eq!(r.backward().wrt_all(&p), vec![2e-4, -4e-4]);
+/// ```
+///
+/// # Panics
+///
+/// If a parameter belongs to another tape.
+#[track_caller]
+pub fn l2<'t>(tape: &'t Tape, params: &[Var<'t>], alpha: f64) -> Var<'t> {
+    tape.dot(params, params) * alpha
+}
+
+/// The lecture's loss: Σ (sᵢ − yᵢ)².
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let s = tape.vars(&[0.5, -1.0]);
+/// assert_eq!(mlp::loss::sum_squared_error(&tape, &s, &[1.0, 1.0]).value(), 4.25);
+/// ```
+///
+/// # Panics
+///
+/// If the slices differ in length or a score belongs to another tape.
+#[track_caller]
+pub fn sum_squared_error<'t>(tape: &'t Tape, scores: &[Var<'t>], targets: &[f64]) -> Var<'t> {
+    Loss::SumSquared.record(tape, scores, targets)
+}
+
+/// The mean of (sᵢ − yᵢ)². An empty batch gives 0.
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let s = tape.vars(&[0.5, -1.0]);
+/// assert_eq!(mlp::loss::mean_squared_error(&tape, &s, &[1.0, 1.0]).value(), 2.125);
+/// ```
+///
+/// # Panics
+///
+/// If the slices differ in length or a score belongs to another tape.
+#[track_caller]
+pub fn mean_squared_error<'t>(tape: &'t Tape, scores: &[Var<'t>], targets: &[f64]) -> Var<'t> {
+    Loss::MeanSquared.record(tape, scores, targets)
+}
+
+/// Logistic loss (binary cross-entropy with the score as a logit), labels ±1: the mean of
+/// `softplus(−yᵢ·sᵢ) = ln(1 + e^(−yᵢ·sᵢ))`.
+///
+/// Recorded in a form that never overflows (`ln(e^(z−c) + e^(−c)) + c` with the constant
+/// `c = max(z, 0)`), so a confident wrong score of 1000 gives a loss of 1000 and a gradient
+/// of −1, not inf or NaN. Six nodes per sample. An empty batch gives 0.
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let s = tape.vars(&[-1000.0, 1000.0]);
+/// let l = mlp::loss::logistic(&tape, &s, &[1.0, 1.0]);
+/// assert_eq!(l.value(), 500.0);
+/// assert_eq!(l.backward().wrt_all(&s), vec![-0.5, 0.0]);
+/// ```
+///
+/// # Panics
+///
+/// If the slices differ in length or a score belongs to another tape.
+#[track_caller]
+pub fn logistic<'t>(tape: &'t Tape, scores: &[Var<'t>], labels: &[f64]) -> Var<'t> {
+    Loss::Logistic.record(tape, scores, labels)
+}
+
+/// The fraction of samples whose score has the label's sign: `(sᵢ > 0) == (yᵢ > 0)`, as
+/// micrograd's demo counts it. An empty batch gives 0.
+///
+/// ```
+/// assert_eq!(mlp::loss::accuracy(&[0.3, -0.1, 0.0], &[1.0, 1.0, -1.0]), 2.0 / 3.0);
+/// ```
+///
+/// # Panics
+///
+/// If the slices differ in length.
+#[track_caller]
+pub fn accuracy(scores: &[f64], labels: &[f64]) -> f64 {
+    assert!(
+        scores.len() == labels.len(),
+        "mlp::loss::accuracy: {} scores but {} labels",
+        scores.len(),
+        labels.len()
+    );
+    if scores.is_empty() {
+        return 0.0;
+    }
+    let right = scores
+        .iter()
+        .zip(labels)
+        .filter(|&(&s, &y)| (s > 0.0) == (y > 0.0))
+        .count();
+    right as f64 / scores.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logistic_is_softplus_with_sigmoid_gradient() {
+        for &(s, y) in &[
+            (0.0, 1.0),
+            (0.3, -1.0),
+            (-2.0, 1.0),
+            (40.0, -1.0),
+            (-800.0, -1.0),
+        ] {
+            let tape = Tape::new();
+            let sv = tape.vars(&[s]);
+            let l = logistic(&tape, &sv, &[y]);
+            let z: f64 = -y * s;
+            let expect = if z > 30.0 { z } else { z.exp().ln_1p() };
+            assert!(
+                (l.value() - expect).abs() <= 1e-12 * (1.0 + expect),
+                "{s} {y}"
+            );
+            let sigma = 1.0 / (1.0 + (-z).exp());
+            let g = l.backward()[sv[0]];
+            assert!((g - (-y * sigma)).abs() < 1e-12, "{s} {y}: {g}");
+        }
+    }
+
+    #[test]
+    fn node_counts_do_not_depend_on_data() {
+        for loss in Loss::ALL {
+            let lens: Vec<usize> = [[-5.0, 0.0, 3.0], [2.0, 1e300, -1e-300]]
+                .iter()
+                .map(|s| {
+                    let tape = Tape::new();
+                    let _ = loss.record(&tape, &tape.vars(s), &[1.0, -1.0, 1.0]);
+                    tape.len()
+                })
+                .collect();
+            assert_eq!(lens[0], lens[1], "{loss:?}");
+        }
+    }
+
+    #[test]
+    fn empty_batches_give_zero() {
+        let tape = Tape::new();
+        for loss in Loss::ALL {
+            assert_eq!(loss.record(&tape, &[], &[]).value(), 0.0);
+            assert_eq!(loss.value(&[], &[]), 0.0);
+        }
+        assert_eq!(accuracy(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn parse_names() {
+        for loss in Loss::ALL {
+            assert_eq!(loss.name().parse::<Loss>(), Ok(loss));
+        }
+        assert_eq!("Max-Margin".parse::<Loss>(), Ok(Loss::MaxMargin));
+        assert!("hinge".parse::<Loss>().is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! The `mlp` crate's integration tests, one binary (ripgrep style).
+
+mod common;
+#[cfg(feature = "serde")]
+mod files;
+mod gradient;
+mod model;
+mod training;

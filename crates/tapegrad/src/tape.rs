@@ -3,8 +3,6 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::panic::Location;
 
-use smallvec::SmallVec;
-
 use crate::anomaly::{Anomaly, AnomalyKind, NodeInfo};
 use crate::op::Op;
 use crate::var::Var;
@@ -82,6 +80,8 @@ pub(crate) struct Inner {
     /// Pushes that fit without the slow path: `min(capacity of values and ops, limit)`, or the
     /// current length while anomaly detection is on, so the hot path has a single comparison.
     pub(crate) room: usize,
+    /// Operand ids being collected by `Tape::sum`, kept to avoid an allocation per call.
+    pub(crate) scratch: Vec<u32>,
     /// A reachability buffer for the sweep over a dirty tape.
     pub(crate) reached: Vec<bool>,
     /// A gradient buffer handed back by a dropped `Grads`, so backward does not allocate.
@@ -174,6 +174,7 @@ impl Tape {
                 limit: MAX_NODES,
                 room: 0,
                 reached: Vec::new(),
+                scratch: Vec::new(),
                 spare: Vec::new(),
             }),
         };
@@ -227,6 +228,7 @@ impl Tape {
                 + t.locations.capacity() * size_of::<Option<&Location<'_>>>()
                 + t.spare.capacity() * size_of::<f64>()
                 + t.reached.capacity()
+                + t.scratch.capacity() * size_of::<u32>()
         })
     }
 
@@ -431,8 +433,10 @@ impl Tape {
         I: IntoIterator,
         I::Item: Borrow<Var<'t>>,
     {
-        // Collected before touching the tape: the iterator is user code and may record nodes.
-        let mut ids: SmallVec<[u32; 32]> = SmallVec::new();
+        // The ids are collected into the tape's scratch buffer, taken out while the iterator
+        // (user code, which may record nodes or even call `sum`) runs.
+        let mut ids = self.with(|t| std::mem::take(&mut t.scratch));
+        ids.clear();
         let mut value = 0.0;
         for (k, v) in terms.into_iter().enumerate() {
             let v = *v.borrow();
@@ -454,6 +458,7 @@ impl Tape {
                 }
             }
         };
+        self.with(|t| t.scratch = ids);
         self.push(op, value)
     }
 

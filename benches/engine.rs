@@ -95,8 +95,8 @@ fn bench_fused_graph(c: &mut Criterion) {
     let params = parameters(&SIZES, 1);
     let mut tape = Tape::new();
     let nodes = {
-        let p = tape.vars(&params);
-        let _ = record_fused(&tape, &p, &xs, &ys);
+        let p = tape.run(&params);
+        let _ = record_fused(&tape, p, &xs, &ys);
         tape.len()
     };
     eprintln!("fused graph: {nodes} nodes per step");
@@ -105,9 +105,9 @@ fn bench_fused_graph(c: &mut Criterion) {
     group.bench_function("record_backward", |bch| {
         bch.iter(|| {
             tape.clear();
-            let p = tape.vars(&params);
-            let loss = record_fused(&tape, &p, &xs, &ys);
-            black_box(loss.backward()[p[0]])
+            let p = tape.run(&params);
+            let loss = record_fused(&tape, p, &xs, &ys);
+            black_box(loss.backward()[p.get(0)])
         })
     });
     group.finish();

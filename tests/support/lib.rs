@@ -5,7 +5,7 @@
 //! Parameters are laid out as `mlp::Mlp::parameters` lays them out: layer by layer, neuron by
 //! neuron, each neuron's weights then its bias.
 
-use tapegrad::{Tape, Var};
+use tapegrad::{Run, Tape, Var};
 
 /// The demo network's layer widths, input first.
 pub const SIZES: [usize; 4] = [2, 16, 16, 1];
@@ -99,40 +99,34 @@ pub fn record_binary<'t>(
     data_loss + ALPHA * reg
 }
 
-/// The same loss with fused nodes, the way the `mlp` crate records it: per layer, one `dot`
-/// per neuron, then the bias adds, then the activations (so a layer's outputs are contiguous),
-/// one n-ary `sum` for the data loss and one `dot` for the L2 term.
-pub fn record_fused<'t>(
-    tape: &'t Tape,
-    params: &[Var<'t>],
-    xs: &[[f64; 2]],
-    ys: &[f64],
-) -> Var<'t> {
+/// The same loss with fused nodes, the way the `mlp` crate records it: the parameters bound as
+/// one [`Run`], per layer one [`Tape::affine`] node per neuron (Σ w·x + b over two runs), then
+/// the activations (so a layer's outputs are a run), one n-ary `sum` for the data loss and one
+/// `dot` for the L2 term.
+pub fn record_fused<'t>(tape: &'t Tape, params: Run<'t>, xs: &[[f64; 2]], ys: &[f64]) -> Var<'t> {
     let mut losses = Vec::with_capacity(xs.len());
-    let mut act = Vec::new();
     let mut pre = Vec::new();
     for (x, &y) in xs.iter().zip(ys) {
-        act.clear();
-        tape.extend_vars(&mut act, x);
+        let mut act = tape.run(x);
         let mut p = 0;
         for (l, w) in SIZES.windows(2).enumerate() {
             let last = l == SIZES.len() - 2;
             pre.clear();
-            let first = p;
             for _ in 0..w[1] {
-                pre.push(tape.dot(&params[p..p + w[0]], &act));
+                pre.push(tape.affine(params.slice(p..p + w[0] + 1), act));
                 p += w[0] + 1;
             }
-            for (j, s) in pre.iter_mut().enumerate() {
-                *s += params[first + j * (w[0] + 1) + w[0]];
+            if !last {
+                for z in pre.iter_mut() {
+                    *z = z.relu();
+                }
             }
-            act.clear();
-            act.extend(pre.iter().map(|&s| if last { s } else { s.relu() }));
+            act = Run::new(&pre).expect("a layer's outputs are recorded one after another");
         }
-        losses.push((1.0 - y * act[0]).relu());
+        losses.push((1.0 - y * act.get(0)).relu());
     }
     let data_loss = tape.sum(&losses) * (1.0 / xs.len() as f64);
-    data_loss + ALPHA * tape.dot(params, params)
+    data_loss + ALPHA * tape.dot_run(params, params)
 }
 
 /// One SGD step on a fresh (cleared) tape: bind, record, backward, update. Returns the loss.
@@ -145,14 +139,14 @@ pub fn tape_step(
     fused: bool,
 ) -> f64 {
     tape.clear();
-    let p = tape.vars(params);
+    let p = tape.run(params);
     let loss = if fused {
-        record_fused(tape, &p, xs, ys)
+        record_fused(tape, p, xs, ys)
     } else {
-        record_binary(tape, &p, xs, ys)
+        record_binary(tape, &p.to_vec(), xs, ys)
     };
     let g = loss.backward();
-    let grads = &g.as_slice()[p[0].index()..][..params.len()];
+    let grads = &g.as_slice()[p.start()..][..params.len()];
     for (w, d) in params.iter_mut().zip(grads) {
         *w -= lr * d;
     }

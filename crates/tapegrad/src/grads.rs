@@ -1,6 +1,7 @@
 use std::fmt;
 use std::ops::Index;
 
+use crate::run::Run;
 use crate::tape::{Tape, foreign_var};
 use crate::var::Var;
 
@@ -88,6 +89,29 @@ impl<'t> Grads<'t> {
         let n = end - start;
         out[..n].copy_from_slice(&self.grads[start..end]);
         out[n..].fill(0.0);
+    }
+
+    /// The gradients of a [`Run`]'s nodes, in order.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let p = tape.run(&[1.0, 2.0]);
+    /// let y = tape.dot_run(p, p);
+    /// assert_eq!(y.backward().wrt_run(p), vec![2.0, 4.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the run belongs to another tape.
+    #[track_caller]
+    pub fn wrt_run(&self, run: Run<'t>) -> Vec<f64> {
+        let mut out = vec![0.0; run.len()];
+        if !run.is_empty() {
+            self.copy_run(run.get(0), &mut out);
+        } else if !std::ptr::eq(self.tape, run.tape()) {
+            foreign_var("Grads::wrt_run");
+        }
+        out
     }
 
     /// The gradient of every node from id 0 up to the root, indexed by [`Var::index`].

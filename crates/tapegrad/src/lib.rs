@@ -80,10 +80,12 @@ pub mod check;
 mod grads;
 mod graphviz;
 mod op;
+mod run;
 mod tape;
 mod var;
 
 pub use anomaly::{Anomaly, AnomalyKind, NodeInfo};
 pub use grads::Grads;
+pub use run::Run;
 pub use tape::{MAX_NODES, Tape, dot_value};
 pub use var::Var;

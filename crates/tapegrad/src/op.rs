@@ -25,6 +25,9 @@ pub(crate) enum Op {
     DotRange { w: u32, x: u32, len: u32 },
     /// Σ wᵢ·xᵢ where `operands[at .. at + len]` are the w ids and the next `len` the x ids.
     DotList { at: u32, len: u32 },
+    /// Σ wᵢ·xᵢ + b over the contiguous runs `w ..` of length `len + 1` (the bias b last) and
+    /// `x ..` of length `len`: a neuron's pre-activation in one node.
+    AffineRange { w: u32, x: u32, len: u32 },
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() <= 16);
@@ -302,6 +305,7 @@ impl Op {
             },
             Op::SumRange { .. } | Op::SumList { .. } => "sum".to_string(),
             Op::DotRange { .. } | Op::DotList { .. } => "dot".to_string(),
+            Op::AffineRange { .. } => "dot + b".to_string(),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::panic::Location;
 
 use crate::anomaly::{Anomaly, AnomalyKind, NodeInfo};
 use crate::op::Op;
+use crate::run::Run;
 use crate::var::Var;
 
 /// The most nodes a tape can hold: ids are `u32`.
@@ -385,8 +386,20 @@ impl Tape {
     #[track_caller]
     pub fn extend_vars<'t>(&'t self, out: &mut Vec<Var<'t>>, values: &[f64]) {
         out.reserve(values.len());
+        let start = self.extend_leaves(values);
+        out.extend(
+            values
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| Var::new(self, (start + k) as u32, v)),
+        );
+    }
+
+    /// Records a leaf per value and returns the first id.
+    #[track_caller]
+    fn extend_leaves(&self, values: &[f64]) -> usize {
         let here = Location::caller();
-        let start = self.with(|t| {
+        self.with(|t| {
             let start = t.ops.len();
             if values.len() > t.limit - start {
                 too_many_nodes(t.limit);
@@ -398,13 +411,7 @@ impl Tape {
             }
             t.update_room();
             start
-        });
-        out.extend(
-            values
-                .iter()
-                .enumerate()
-                .map(|(k, &v)| Var::new(self, (start + k) as u32, v)),
-        );
+        })
     }
 
     /// Records ONE node for the sum of any number of nodes (`Var`s or `&Var`s).
@@ -492,7 +499,8 @@ impl Tape {
                 x.len()
             );
         }
-        let mut value = 0.0;
+        // The arithmetic of `dot_value`.
+        let mut value = [0.0f64; 4];
         let mut w_run = true;
         let mut x_run = true;
         for (k, (wk, xk)) in w.iter().zip(x).enumerate() {
@@ -500,8 +508,9 @@ impl Tape {
             self.check(xk, "Tape::dot");
             w_run &= wk.id32() == w[0].id32().wrapping_add(k as u32);
             x_run &= xk.id32() == x[0].id32().wrapping_add(k as u32);
-            value = dot_step(value, k, wk.value(), xk.value());
+            value[k % 4] += wk.value() * xk.value();
         }
+        let value = (value[0] + value[1]) + (value[2] + value[3]);
         let len = w.len() as u32;
         let op = if w_run && x_run && !w.is_empty() {
             Op::DotRange {
@@ -518,6 +527,102 @@ impl Tape {
             Op::DotList { at, len }
         };
         self.push(op, value)
+    }
+
+    /// Records leaves for `values`, like [`Tape::vars`], and returns them as a [`Run`], checked
+    /// once for every later [`Tape::dot_run`] or [`Tape::affine`] on it.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let p = tape.run(&[1.0, 2.0, 3.0]);
+    /// assert_eq!((p.len(), tape.len()), (3, 3));
+    /// assert_eq!(p.get(2).value(), 3.0);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the tape is full.
+    #[track_caller]
+    pub fn run(&self, values: &[f64]) -> Run<'_> {
+        let start = self.len() as u32;
+        self.extend_leaves(values);
+        Run::from_parts(self, start, values.len() as u32)
+    }
+
+    /// Records ONE node for Σ wᵢ·xᵢ over two runs: [`Tape::dot`] with O(1) checks, its forward
+    /// and backward passes over slices. The value is [`dot_value`] of the runs' values.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let w = tape.run(&[1.0, -2.0]);
+    /// let x = tape.run(&[3.0, 4.0]);
+    /// let y = tape.dot_run(w, x);
+    /// assert_eq!(y.value(), -5.0);
+    /// assert_eq!(y.backward().wrt_run(x), vec![1.0, -2.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the runs differ in length, either belongs to another tape, or the tape is full.
+    #[inline]
+    #[track_caller]
+    pub fn dot_run<'t>(&'t self, w: Run<'t>, x: Run<'t>) -> Var<'t> {
+        self.fused_run(w, x, false, "Tape::dot_run")
+    }
+
+    /// Records ONE node for a neuron's pre-activation Σ wᵢ·xᵢ + b, where `w` holds the `n`
+    /// weights followed by the bias and `x` the `n` inputs (the layout of
+    /// micrograd's neuron and of the `mlp` crate's parameters). The value is
+    /// `dot_value(weights, inputs) + b`.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let wb = tape.run(&[2.0, -1.0, 0.5]); // w = [2, -1], b = 0.5
+    /// let x = tape.run(&[3.0, 4.0]);
+    /// let z = tape.affine(wb, x);
+    /// assert_eq!(z.value(), 2.5);
+    /// assert_eq!(z.backward().wrt_run(wb), vec![3.0, 4.0, 1.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `w.len() != x.len() + 1`, either run belongs to another tape, or the tape is full.
+    #[inline]
+    #[track_caller]
+    pub fn affine<'t>(&'t self, w: Run<'t>, x: Run<'t>) -> Var<'t> {
+        self.fused_run(w, x, true, "Tape::affine")
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    fn fused_run<'t>(&'t self, w: Run<'t>, x: Run<'t>, bias: bool, what: &str) -> Var<'t> {
+        w.check(self, what);
+        x.check(self, what);
+        let n = x.len();
+        if w.len() != n + usize::from(bias) {
+            panic!(
+                "tapegrad: {what} needs {} weights for {n} inputs, got {}",
+                n + usize::from(bias),
+                w.len()
+            );
+        }
+        let (ws, xs) = (w.start32(), x.start32());
+        let value = self.with(|t| {
+            let (ws, xs) = (ws as usize, xs as usize);
+            let dot = dot_slices(&t.values[ws..ws + n], &t.values[xs..xs + n]);
+            if bias { dot + t.values[ws + n] } else { dot }
+        });
+        let len = x.len32();
+        let op = if bias {
+            Op::AffineRange { w: ws, x: xs, len }
+        } else {
+            Op::DotRange { w: ws, x: xs, len }
+        };
+        self.push(op, value)
+    }
+
+    pub(crate) fn value_of(&self, id: u32) -> f64 {
+        self.with(|t| t.values[id as usize])
     }
 
     #[track_caller]
@@ -710,14 +815,10 @@ unsafe fn apply(op: Op, g: f64, y: f64, vals: &[f64], operands: &[u32], grads: &
                     *grads.get_unchecked_mut(k as usize) += g;
                 }
             }
-            Op::DotRange { w, x, len } => {
-                // The two runs may overlap (a dot of a vector with itself), so no two slices.
-                let (w, x) = (w as usize, x as usize);
-                for k in 0..len as usize {
-                    let (wk, xk) = (*vals.get_unchecked(w + k), *vals.get_unchecked(x + k));
-                    *grads.get_unchecked_mut(w + k) += g * xk;
-                    *grads.get_unchecked_mut(x + k) += g * wk;
-                }
+            Op::DotRange { w, x, len } => dot_backward(g, w, x, len, vals, grads),
+            Op::AffineRange { w, x, len } => {
+                dot_backward(g, w, x, len, vals, grads);
+                *grads.get_unchecked_mut((w + len) as usize) += g;
             }
             Op::DotList { at, len } => {
                 let (at, n) = (at as usize, len as usize);
@@ -727,6 +828,41 @@ unsafe fn apply(op: Op, g: f64, y: f64, vals: &[f64], operands: &[u32], grads: &
                     *grads.get_unchecked_mut(wk as usize) += g * xv;
                     *grads.get_unchecked_mut(xk as usize) += g * wv;
                 }
+            }
+        }
+    }
+}
+
+/// The backward of Σ wₖ·xₖ over the runs `w ..` and `x ..` of length `len`.
+///
+/// # Safety
+///
+/// Both runs must lie within `vals` and `grads` (see `apply`).
+#[inline(always)]
+unsafe fn dot_backward(g: f64, w: u32, x: u32, len: u32, vals: &[f64], grads: &mut [f64]) {
+    let (w, x, n) = (w as usize, x as usize, len as usize);
+    // SAFETY: the caller's contract; the split below keeps the two runs' slices disjoint.
+    unsafe {
+        let (vw, vx) = (vals.get_unchecked(w..w + n), vals.get_unchecked(x..x + n));
+        if w + n <= x || x + n <= w {
+            // Disjoint runs (every dot of weights with inputs): two slices, so it vectorizes.
+            let (lo, hi) = (w.min(x), w.max(x));
+            let (head, tail) = grads.split_at_mut_unchecked(hi);
+            let (g_lo, g_hi) = (
+                head.get_unchecked_mut(lo..lo + n),
+                tail.get_unchecked_mut(..n),
+            );
+            let (gw, gx) = if w < x { (g_lo, g_hi) } else { (g_hi, g_lo) };
+            for ((gw, gx), (&wk, &xk)) in gw.iter_mut().zip(gx).zip(vw.iter().zip(vx)) {
+                *gw += g * xk;
+                *gx += g * wk;
+            }
+        } else {
+            // Overlapping runs (a dot of a vector with itself): one element at a time.
+            for k in 0..n {
+                let (wk, xk) = (*vw.get_unchecked(k), *vx.get_unchecked(k));
+                *grads.get_unchecked_mut(w + k) += g * xk;
+                *grads.get_unchecked_mut(x + k) += g * wk;
             }
         }
     }
@@ -770,6 +906,13 @@ pub(crate) fn for_each_operand(op: Op, operands: &[u32], mut f: impl FnMut(u32))
         Op::DotList { at, len } => operands[at as usize..(at + 2 * len) as usize]
             .iter()
             .for_each(|&k| f(k)),
+        Op::AffineRange { w, x, len } => {
+            for k in 0..len {
+                f(w + k);
+                f(x + k);
+            }
+            f(w + len);
+        }
     }
 }
 
@@ -783,13 +926,13 @@ fn contiguous(ids: &[u32]) -> Option<u32> {
     run.then_some(first)
 }
 
-#[inline(always)]
-fn dot_step(acc: f64, k: usize, w: f64, x: f64) -> f64 {
-    if k == 0 { w * x } else { acc + w * x }
-}
-
 /// The value [`Tape::dot`] records for operands with these values, computed without a tape and
 /// bit for bit the same (same order of operations), for tape-free inference.
+///
+/// The products are added in four partial sums, `(s₀ + s₁) + (s₂ + s₃)` where `sₗ` adds the
+/// products `l, l + 4, l + 8, …` from +0: a reassociation of the left-to-right sum that changes
+/// it only within rounding (as BLAS's `ddot` does) and lets long dot products vectorize. An
+/// exactly zero result is +0.
 ///
 /// ```
 /// let tape = tapegrad::Tape::new();
@@ -808,8 +951,23 @@ pub fn dot_value(w: &[f64], x: &[f64]) -> f64 {
         x.len(),
         "tapegrad::dot_value needs slices of equal length"
     );
-    w.iter()
-        .zip(x)
-        .enumerate()
-        .fold(0.0, |acc, (k, (&wk, &xk))| dot_step(acc, k, wk, xk))
+    dot_slices(w, x)
+}
+
+/// [`dot_value`] for slices of equal length.
+#[inline(always)]
+fn dot_slices(w: &[f64], x: &[f64]) -> f64 {
+    // Lane l adds products l, l + 4, … in order; chunks of four let it vectorize.
+    let mut acc = [0.0f64; 4];
+    let (wc, xc) = (w.chunks_exact(4), x.chunks_exact(4));
+    let (wr, xr) = (wc.remainder(), xc.remainder());
+    for (a, b) in wc.zip(xc) {
+        for l in 0..4 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    for (l, (a, b)) in wr.iter().zip(xr).enumerate() {
+        acc[l] += a * b;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }

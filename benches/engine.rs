@@ -113,10 +113,41 @@ fn bench_fused_graph(c: &mut Criterion) {
     group.finish();
 }
 
+/// Time and memory against tape length: a chain `x = x·a + b` of 1e3 to 1e7 nodes. Linear
+/// scaling shows as a flat throughput (nodes per second) across sizes.
+fn bench_scale(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scale");
+    group.sample_size(10);
+    for n in [1_000usize, 10_000, 100_000, 1_000_000, 10_000_000] {
+        let mut tape = Tape::new();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |bch, &n| {
+            bch.iter(|| {
+                tape.clear();
+                let a = tape.var(0.999_999);
+                let b = tape.var(1e-6);
+                let mut x = tape.var(1.0);
+                while tape.len() + 2 <= n {
+                    x = x * a + b;
+                }
+                let g = x.backward();
+                black_box(g[a])
+            })
+        });
+        eprintln!(
+            "scale: {} nodes, {:.1} bytes per node (tape and gradient buffer)",
+            tape.len(),
+            tape.memory_bytes() as f64 / tape.len().max(1) as f64
+        );
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_chain,
     bench_micrograd_graph,
-    bench_fused_graph
+    bench_fused_graph,
+    bench_scale
 );
 criterion_main!(benches);

@@ -1,0 +1,282 @@
+//! The command line: flags, their defaults, and how they become a training configuration.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use mlp::{Optimizer, Schedule};
+
+/// Flags of the `moons` binary (`moons --help` prints them).
+///
+/// Every flag has a default, so `Args::default()` is the run the README's first command does:
+/// micrograd's demo (MLP(2, [16, 16, 1]), 100 two-moons points, max-margin loss with 1e-4 L2,
+/// SGD with learning rate 1.0 → 0.1 over 100 steps).
+///
+/// ```
+/// use clap::Parser;
+/// use moons::Args;
+///
+/// let args = Args::parse_from(["moons", "--steps", "20", "--hidden", "8,8", "--quiet"]);
+/// assert_eq!(args.steps, 20);
+/// assert_eq!(args.hidden_sizes(), vec![8, 8]);
+/// assert!(args.quiet);
+/// assert_eq!(Args::default().steps, 100);
+/// ```
+#[derive(Parser, Debug, Clone, PartialEq)]
+#[command(
+    name = "moons",
+    version,
+    about = "Train a small MLP on two moons with tapegrad (micrograd's demo) and draw the results",
+    long_about = "Train a small MLP on two moons with tapegrad, the way micrograd's demo does, \
+and write boundary.svg, loss.svg, metrics.csv, model.json, graph.dot and graph.svg into the \
+output folder.\n\nWith --load, the saved model is evaluated (--steps 0) or trained further \
+(--steps N)."
+)]
+pub struct Args {
+    /// Training steps (full-batch updates). With --load, 0 only evaluates the loaded model.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub steps: usize,
+
+    /// Learning rate. sgd and momentum: start of a linear decay to a tenth of it over the
+    /// steps (default: micrograd's 1.0 → 0.1 for sgd, 0.1 → 0.01 for momentum). adam: a
+    /// constant step size (default 0.01).
+    #[arg(long, value_name = "LR", value_parser = positive_f64, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+
+    /// Seed of the data set's noise, the initial weights and the batch order.
+    #[arg(long, default_value_t = 1337)]
+    pub seed: u64,
+
+    /// Number of two-moons points (half on each moon).
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = at_least_two)]
+    pub samples: usize,
+
+    /// Standard deviation of the Gaussian noise added to the points.
+    #[arg(
+        long,
+        default_value_t = 0.1,
+        value_name = "SIGMA",
+        value_parser = non_negative_f64,
+        allow_negative_numbers = true
+    )]
+    pub noise: f64,
+
+    /// Hidden layer sizes, comma-separated [default: 16,16]. The output layer (1 neuron) is
+    /// added. With --load, the loaded model's sizes are used and this must match or be absent.
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', num_args = 1.., value_parser = positive_usize)]
+    pub hidden: Option<Vec<usize>>,
+
+    /// Update rule.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
+
+    /// Output folder, created if missing.
+    #[arg(long, default_value = "out", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Start from a model saved by an earlier run (its model.json) instead of a fresh one.
+    #[arg(long, value_name = "PATH")]
+    pub load: Option<PathBuf>,
+
+    /// Print only the final summary line, not one line per step.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl Default for Args {
+    /// The defaults of every flag, as `moons` with no arguments gets them.
+    fn default() -> Self {
+        Args::parse_from(["moons"])
+    }
+}
+
+/// The `--optimizer` choices.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizerKind {
+    /// Plain gradient descent, micrograd's update.
+    Sgd,
+    /// Gradient descent with heavy-ball momentum (β = 0.9).
+    Momentum,
+    /// Adam (β₁ = 0.9, β₂ = 0.999, ε = 1e-8).
+    Adam,
+}
+
+impl fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Momentum => "momentum",
+            OptimizerKind::Adam => "adam",
+        })
+    }
+}
+
+/// The hidden sizes used when `--hidden` is not given.
+pub const DEFAULT_HIDDEN: [usize; 2] = [16, 16];
+
+impl Args {
+    /// The hidden sizes: `--hidden` or [`DEFAULT_HIDDEN`].
+    pub fn hidden_sizes(&self) -> Vec<usize> {
+        self.hidden
+            .clone()
+            .unwrap_or_else(|| DEFAULT_HIDDEN.to_vec())
+    }
+
+    /// The optimizer and learning-rate schedule these flags select.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use mlp::{Optimizer, Schedule};
+    /// use moons::Args;
+    ///
+    /// let default = Args::default().optimizer_config();
+    /// assert!(matches!(default, Optimizer::Sgd { schedule: Schedule::Micrograd { steps: 100 } }));
+    /// let given = Args::parse_from(["moons", "--lr", "0.5", "--steps", "10"]).optimizer_config();
+    /// assert!(matches!(given, Optimizer::Sgd { schedule: Schedule::Linear { start: 0.5, .. } }));
+    /// ```
+    pub fn optimizer_config(&self) -> Optimizer {
+        let steps = self.steps.max(1);
+        let decay = |start: f64| Schedule::Linear {
+            start,
+            end: start / 10.0,
+            steps,
+        };
+        match self.optimizer {
+            OptimizerKind::Sgd => Optimizer::Sgd {
+                schedule: match self.lr {
+                    None => Schedule::Micrograd { steps },
+                    Some(lr) => decay(lr),
+                },
+            },
+            OptimizerKind::Momentum => Optimizer::Momentum {
+                schedule: decay(self.lr.unwrap_or(0.1)),
+                beta: 0.9,
+            },
+            OptimizerKind::Adam => Optimizer::Adam {
+                lr: self.lr.unwrap_or(0.01),
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            },
+        }
+    }
+
+    /// A short description of the update rule, for the header line.
+    pub fn optimizer_description(&self) -> String {
+        match self.optimizer_config() {
+            Optimizer::Sgd { schedule } => format!("sgd, {}", describe_schedule(&schedule)),
+            Optimizer::Momentum { schedule, beta } => {
+                format!("momentum {beta}, {}", describe_schedule(&schedule))
+            }
+            Optimizer::Adam { lr, .. } => format!("adam, lr {lr}"),
+        }
+    }
+}
+
+fn describe_schedule(s: &Schedule) -> String {
+    match *s {
+        Schedule::Constant(lr) => format!("lr {lr}"),
+        Schedule::Micrograd { .. } => "lr 1.0 → 0.1 (micrograd's schedule)".to_string(),
+        Schedule::Linear { start, end, .. } => format!("lr {start} → {end}"),
+    }
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("must be a finite number greater than 0".to_string()),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
+}
+
+fn non_negative_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(_) => Err("must be a finite number, 0 or more".to_string()),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
+}
+
+fn positive_usize(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(v) if v > 0 => Ok(v),
+        Ok(_) => Err("layer sizes must be at least 1".to_string()),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+fn at_least_two(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(v) if v >= 2 => Ok(v),
+        Ok(_) => Err("need at least 2 points (one per moon)".to_string()),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_are_micrograds_demo() {
+        let a = Args::default();
+        assert_eq!(
+            (a.steps, a.lr, a.seed, a.samples, a.noise),
+            (100, None, 1337, 100, 0.1)
+        );
+        assert_eq!(a.hidden_sizes(), vec![16, 16]);
+        assert_eq!(a.optimizer, OptimizerKind::Sgd);
+        assert_eq!(a.out, PathBuf::from("out"));
+        assert!(a.load.is_none() && !a.quiet);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_reason() {
+        for (argv, needle) in [
+            (vec!["--lr", "-1"], "greater than 0"),
+            (vec!["--lr", "nan"], "greater than 0"),
+            (vec!["--lr", "fast"], "not a number"),
+            (vec!["--hidden", "16,0"], "at least 1"),
+            (vec!["--hidden", "16,x"], "not a whole number"),
+            (vec!["--samples", "1"], "at least 2"),
+            (vec!["--noise", "-0.5"], "0 or more"),
+            (vec!["--optimizer", "rmsprop"], "possible values"),
+            (vec!["--stepz", "3"], "unexpected argument"),
+        ] {
+            let err = Args::try_parse_from(std::iter::once("moons").chain(argv.iter().copied()))
+                .expect_err(&format!("{argv:?} should be rejected"));
+            let msg = err.to_string();
+            assert!(msg.contains(needle), "{argv:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn lr_sets_the_schedule_start_or_adams_step() {
+        let a = Args::parse_from(["moons", "--lr", "0.3", "--steps", "50"]);
+        match a.optimizer_config() {
+            Optimizer::Sgd {
+                schedule: Schedule::Linear { start, end, steps },
+            } => assert_eq!((start, end, steps), (0.3, 0.03, 50)),
+            other => panic!("{other:?}"),
+        }
+        let a = Args::parse_from(["moons", "--optimizer", "adam", "--lr", "0.02"]);
+        assert!(matches!(
+            a.optimizer_config(),
+            Optimizer::Adam { lr: 0.02, .. }
+        ));
+        let a = Args::parse_from(["moons", "--optimizer", "momentum"]);
+        assert!(matches!(
+            a.optimizer_config(),
+            Optimizer::Momentum {
+                beta: 0.9,
+                schedule: Schedule::Linear { start: 0.1, .. }
+            }
+        ));
+    }
+}

@@ -1,0 +1,20 @@
+//! `moons`: train an MLP on two moons with tapegrad and draw the results (see `moons --help`).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = moons::Args::parse();
+    match moons::run(args) {
+        Ok(summary) => {
+            let _ = writeln!(std::io::stdout().lock(), "{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("moons: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -27,6 +27,7 @@
 
 use tapegrad::Tape;
 
+#[cfg_attr(test, allow(dead_code))]
 fn main() {
     let tape = Tape::new();
     let a = tape.var(2.0).with_label("a");
@@ -65,4 +66,10 @@ fn main() {
     assert_eq!(grads[d], -2.0);
     assert!((numeric_da - 6.0).abs() < 1e-4);
     println!("all gradients match the lecture's hand computation");
+}
+
+// `cargo test` runs the example too (`test = true` in Cargo.toml), so its assertions hold.
+#[test]
+fn runs() {
+    main();
 }

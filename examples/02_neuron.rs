@@ -74,6 +74,7 @@ fn check(o: Var<'_>, l: &Leaves<'_>, g: &Grads<'_>) {
     assert!(close(g[l.b], 0.5), "do/db = {}", g[l.b]);
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn main() {
     // 1. tanh as one operation.
     let tape = Tape::new();
@@ -96,4 +97,10 @@ fn main() {
 
     println!("both forms give o = 0.7071 and the lecture's gradients");
     println!("(cargo run --example 05_draw_graph draws such a graph)");
+}
+
+// `cargo test` runs the example too (`test = true` in Cargo.toml), so its assertions hold.
+#[test]
+fn runs() {
+    main();
 }

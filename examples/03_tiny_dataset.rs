@@ -30,6 +30,7 @@ use tapegrad::Tape;
 const STEPS: usize = 50;
 const LEARNING_RATE: f64 = 0.05;
 
+#[cfg_attr(test, allow(dead_code))]
 fn main() {
     let data = datasets::lecture_toy();
     let mut model = Mlp::builder(3, &[4, 4, 1])
@@ -94,4 +95,10 @@ fn main() {
         last_loss < first_loss / 10.0,
         "the loss should fall by 10x: {first_loss} → {last_loss}"
     );
+}
+
+// `cargo test` runs the example too (`test = true` in Cargo.toml), so its assertions hold.
+#[test]
+fn runs() {
+    main();
 }

@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use mlp::{Mlp, TrainConfig, Trainer, datasets};
 
+#[cfg_attr(test, allow(dead_code))]
 fn main() {
     let data = datasets::two_moons(100, 0.1, 1337);
     let mut model = Mlp::new(2, &[16, 16, 1], 1337);
@@ -66,4 +67,10 @@ fn main() {
     );
     println!("pictures: cargo run --release -p moons  (writes out/boundary.svg and more)");
     assert!(accuracy >= 0.95, "micrograd's demo separates the moons");
+}
+
+// `cargo test` runs the example too (`test = true` in Cargo.toml), so its assertions hold.
+#[test]
+fn runs() {
+    main();
 }

@@ -25,7 +25,8 @@ use std::process::ExitCode;
 
 use tapegrad::Tape;
 
-fn main() -> ExitCode {
+/// The neuron's graph in DOT, after backward.
+fn neuron_dot() -> String {
     let tape = Tape::new();
     let x1 = tape.var(2.0).with_label("x1");
     let x2 = tape.var(0.0).with_label("x2");
@@ -42,6 +43,12 @@ fn main() -> ExitCode {
     let dot = o.to_dot(Some(&grads));
     // The records carry data and grad, e.g. `{ w1 | data -3.0000 | grad 1.0000 }`.
     assert!(dot.contains("{ w1 | data -3.0000 | grad 1.0000 }"));
+    dot
+}
+
+#[cfg_attr(test, allow(dead_code))]
+fn main() -> ExitCode {
+    let dot = neuron_dot();
 
     match std::env::args_os().nth(1) {
         Some(path) => {
@@ -63,4 +70,11 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+// `cargo test` builds the graph too (`test = true` in Cargo.toml), so its assertion holds.
+#[test]
+fn draws() {
+    let dot = neuron_dot();
+    assert_eq!(dot.matches("shape=record").count(), 10);
 }

@@ -258,7 +258,12 @@ impl ScalarOp {
                 if c == 0.0 {
                     0.0
                 } else {
-                    g * (c * x.powi(c as i32 - 1))
+                    // n − 1 overflows i32 for n = i32::MIN; PyTorch computes it as a double.
+                    let power = match (c as i32).checked_sub(1) {
+                        Some(m) => x.powi(m),
+                        None => x.powf(c - 1.0),
+                    };
+                    g * (c * power)
                 }
             }
         }

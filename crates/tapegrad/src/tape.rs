@@ -401,7 +401,7 @@ impl Tape {
         let here = Location::caller();
         self.with(|t| {
             let start = t.ops.len();
-            if values.len() > t.limit - start {
+            if values.len() > t.limit.saturating_sub(start) {
                 too_many_nodes(t.limit);
             }
             t.values.extend_from_slice(values);

@@ -1,1 +1,14 @@
+//! tapegrad's integration tests, one binary with a module per area (the deep-graph tests are
+//! in `deep.rs`, a binary of their own).
 
+mod coverage;
+mod diagnostics;
+mod golden;
+mod micrograd;
+mod misuse;
+mod programs;
+mod properties;
+mod reference;
+mod robustness;
+mod structure;
+mod util;

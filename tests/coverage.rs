@@ -1,0 +1,518 @@
+//! Every public operation in one list. `Op` is crate-private, so this lists the public ways to
+//! record a node instead: a new operation needs a new `PublicOp` variant, and the `match` in
+//! [`case`] (no `_ =>` arm) does not compile until it has a test case.
+
+use tapegrad::{Run, Tape, Var, check};
+
+use crate::util::{assert_close, assert_same};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PublicOp {
+    Var,
+    Vars,
+    ExtendVars,
+    RunLeaves,
+    AddVarVar,
+    AddVarF64,
+    AddF64Var,
+    AddAssignVar,
+    AddAssignF64,
+    SubVarVar,
+    SubVarF64,
+    SubF64Var,
+    SubAssignVar,
+    SubAssignF64,
+    MulVarVar,
+    MulVarF64,
+    MulF64Var,
+    MulAssignVar,
+    MulAssignF64,
+    DivVarVar,
+    DivVarF64,
+    DivF64Var,
+    DivAssignVar,
+    DivAssignF64,
+    Neg,
+    Exp,
+    Ln,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Sqrt,
+    Abs,
+    Powf,
+    Powi,
+    Recip,
+    Sin,
+    Cos,
+    SumRange,
+    SumList,
+    SumEmpty,
+    DotRange,
+    DotList,
+    DotRun,
+    Affine,
+    DotEmpty,
+}
+
+use PublicOp::*;
+
+const ALL: [PublicOp; 45] = [
+    Var,
+    Vars,
+    ExtendVars,
+    RunLeaves,
+    AddVarVar,
+    AddVarF64,
+    AddF64Var,
+    AddAssignVar,
+    AddAssignF64,
+    SubVarVar,
+    SubVarF64,
+    SubF64Var,
+    SubAssignVar,
+    SubAssignF64,
+    MulVarVar,
+    MulVarF64,
+    MulF64Var,
+    MulAssignVar,
+    MulAssignF64,
+    DivVarVar,
+    DivVarF64,
+    DivF64Var,
+    DivAssignVar,
+    DivAssignF64,
+    Neg,
+    Exp,
+    Ln,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Sqrt,
+    Abs,
+    Powf,
+    Powi,
+    Recip,
+    Sin,
+    Cos,
+    SumRange,
+    SumList,
+    SumEmpty,
+    DotRange,
+    DotList,
+    DotRun,
+    Affine,
+    DotEmpty,
+];
+
+type Build = for<'t> fn(&'t Tape, &[Var<'t>]) -> Var<'t>;
+
+/// One operation's test: inputs, how many nodes the operation records, what it builds, its
+/// value and gradient in closed form (plain f64).
+struct Case {
+    point: &'static [f64],
+    nodes: usize,
+    build: Build,
+    value: fn(&[f64]) -> f64,
+    grad: fn(&[f64]) -> Vec<f64>,
+}
+
+fn case(op: PublicOp) -> Case {
+    const P1: &[f64] = &[0.7];
+    const P2: &[f64] = &[1.5, -2.25];
+    match op {
+        // Leaves: no dependence on the inputs.
+        Var => Case {
+            point: P1,
+            nodes: 1,
+            build: |t, _| t.var(1.25),
+            value: |_| 1.25,
+            grad: |_| vec![0.0],
+        },
+        Vars => Case {
+            point: P1,
+            nodes: 3,
+            build: |t, _| t.vars(&[1.0, 2.0, 3.0])[2],
+            value: |_| 3.0,
+            grad: |_| vec![0.0],
+        },
+        ExtendVars => Case {
+            point: P1,
+            nodes: 2,
+            build: |t, _| {
+                let mut v = Vec::new();
+                t.extend_vars(&mut v, &[4.0, 5.0]);
+                v[1]
+            },
+            value: |_| 5.0,
+            grad: |_| vec![0.0],
+        },
+        RunLeaves => Case {
+            point: P1,
+            nodes: 2,
+            build: |t, _| t.run(&[6.0, 7.0]).get(1),
+            value: |_| 7.0,
+            grad: |_| vec![0.0],
+        },
+        AddVarVar => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| v[0] + v[1],
+            value: |p| p[0] + p[1],
+            grad: |_| vec![1.0, 1.0],
+        },
+        AddVarF64 => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0] + 0.375,
+            value: |p| p[0] + 0.375,
+            grad: |_| vec![1.0],
+        },
+        AddF64Var => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| 0.375 + v[0],
+            value: |p| 0.375 + p[0],
+            grad: |_| vec![1.0],
+        },
+        AddAssignVar => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| {
+                let mut c = v[0];
+                c += v[1];
+                c
+            },
+            value: |p| p[0] + p[1],
+            grad: |_| vec![1.0, 1.0],
+        },
+        AddAssignF64 => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| {
+                let mut c = v[0];
+                c += 0.375;
+                c
+            },
+            value: |p| p[0] + 0.375,
+            grad: |_| vec![1.0],
+        },
+        SubVarVar => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| v[0] - v[1],
+            value: |p| p[0] - p[1],
+            grad: |_| vec![1.0, -1.0],
+        },
+        SubVarF64 => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0] - 0.375,
+            value: |p| p[0] - 0.375,
+            grad: |_| vec![1.0],
+        },
+        SubF64Var => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| 0.375 - v[0],
+            value: |p| 0.375 - p[0],
+            grad: |_| vec![-1.0],
+        },
+        SubAssignVar => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| {
+                let mut c = v[0];
+                c -= v[1];
+                c
+            },
+            value: |p| p[0] - p[1],
+            grad: |_| vec![1.0, -1.0],
+        },
+        SubAssignF64 => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| {
+                let mut c = v[0];
+                c -= 0.375;
+                c
+            },
+            value: |p| p[0] - 0.375,
+            grad: |_| vec![1.0],
+        },
+        MulVarVar => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| v[0] * v[1],
+            value: |p| p[0] * p[1],
+            grad: |p| vec![p[1], p[0]],
+        },
+        MulVarF64 => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0] * -3.5,
+            value: |p| p[0] * -3.5,
+            grad: |_| vec![-3.5],
+        },
+        MulF64Var => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| -3.5 * v[0],
+            value: |p| -3.5 * p[0],
+            grad: |_| vec![-3.5],
+        },
+        MulAssignVar => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| {
+                let mut c = v[0];
+                c *= v[1];
+                c
+            },
+            value: |p| p[0] * p[1],
+            grad: |p| vec![p[1], p[0]],
+        },
+        MulAssignF64 => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| {
+                let mut c = v[0];
+                c *= -3.5;
+                c
+            },
+            value: |p| p[0] * -3.5,
+            grad: |_| vec![-3.5],
+        },
+        DivVarVar => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| v[0] / v[1],
+            value: |p| p[0] / p[1],
+            grad: |p| vec![1.0 / p[1], -p[0] / (p[1] * p[1])],
+        },
+        DivVarF64 => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0] / 8.0,
+            value: |p| p[0] / 8.0,
+            grad: |_| vec![0.125],
+        },
+        DivF64Var => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| 3.0 / v[0],
+            value: |p| 3.0 / p[0],
+            grad: |p| vec![-3.0 / (p[0] * p[0])],
+        },
+        DivAssignVar => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| {
+                let mut c = v[0];
+                c /= v[1];
+                c
+            },
+            value: |p| p[0] / p[1],
+            grad: |p| vec![1.0 / p[1], -p[0] / (p[1] * p[1])],
+        },
+        DivAssignF64 => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| {
+                let mut c = v[0];
+                c /= 8.0;
+                c
+            },
+            value: |p| p[0] / 8.0,
+            grad: |_| vec![0.125],
+        },
+        Neg => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| -v[0],
+            value: |p| -p[0],
+            grad: |_| vec![-1.0],
+        },
+        Exp => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].exp(),
+            value: |p| p[0].exp(),
+            grad: |p| vec![p[0].exp()],
+        },
+        Ln => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].ln(),
+            value: |p| p[0].ln(),
+            grad: |p| vec![1.0 / p[0]],
+        },
+        Tanh => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].tanh(),
+            value: |p| p[0].tanh(),
+            grad: |p| vec![1.0 / (p[0].cosh() * p[0].cosh())],
+        },
+        Sigmoid => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].sigmoid(),
+            value: |p| 1.0 / (1.0 + (-p[0]).exp()),
+            grad: |p| vec![(-p[0]).exp() / ((1.0 + (-p[0]).exp()) * (1.0 + (-p[0]).exp()))],
+        },
+        Relu => Case {
+            point: P2,
+            nodes: 3,
+            build: |_, v| v[0].relu() + v[1].relu(),
+            value: |p| p[0],
+            grad: |_| vec![1.0, 0.0],
+        },
+        Sqrt => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].sqrt(),
+            value: |p| p[0].sqrt(),
+            grad: |p| vec![0.5 / p[0].sqrt()],
+        },
+        Abs => Case {
+            point: P2,
+            nodes: 3,
+            build: |_, v| v[0].abs() + v[1].abs(),
+            value: |p| p[0] - p[1],
+            grad: |_| vec![1.0, -1.0],
+        },
+        Powf => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].powf(2.5),
+            value: |p| p[0].powf(2.5),
+            grad: |p| vec![2.5 * p[0] * p[0].sqrt()],
+        },
+        Powi => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| v[1].powi(3),
+            value: |p| p[1].powi(3),
+            grad: |p| vec![0.0, 3.0 * p[1] * p[1]],
+        },
+        Recip => Case {
+            point: P2,
+            nodes: 1,
+            build: |_, v| v[1].recip(),
+            value: |p| 1.0 / p[1],
+            grad: |p| vec![0.0, -1.0 / (p[1] * p[1])],
+        },
+        Sin => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].sin(),
+            value: |p| p[0].sin(),
+            grad: |p| vec![p[0].cos()],
+        },
+        Cos => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].cos(),
+            value: |p| p[0].cos(),
+            grad: |p| vec![-p[0].sin()],
+        },
+        SumRange => Case {
+            point: &[1.0, -2.5, 0.25],
+            nodes: 1,
+            build: |t, v| t.sum(v),
+            value: |p| p[0] + p[1] + p[2],
+            grad: |_| vec![1.0, 1.0, 1.0],
+        },
+        SumList => Case {
+            point: &[1.0, -2.5, 0.25],
+            nodes: 1,
+            build: |t, v| t.sum([v[2], v[0], v[2], v[2]]),
+            value: |p| p[2] + p[0] + p[2] + p[2],
+            grad: |_| vec![1.0, 0.0, 3.0],
+        },
+        SumEmpty => Case {
+            point: P1,
+            nodes: 1,
+            build: |t, _| t.sum(std::iter::empty::<Var>()),
+            value: |_| 0.0,
+            grad: |_| vec![0.0],
+        },
+        DotRange => Case {
+            point: &[1.0, -2.5, 0.25, 4.0],
+            nodes: 1,
+            build: |t, v| t.dot(&v[..2], &v[2..]),
+            value: |p| p[0] * p[2] + p[1] * p[3],
+            grad: |p| vec![p[2], p[3], p[0], p[1]],
+        },
+        DotList => Case {
+            point: &[1.0, -2.5, 0.25, 4.0],
+            nodes: 1,
+            build: |t, v| t.dot(&[v[3], v[0]], &[v[1], v[1]]),
+            value: |p| p[3] * p[1] + p[0] * p[1],
+            grad: |p| vec![p[1], p[3] + p[0], 0.0, p[1]],
+        },
+        DotRun => Case {
+            point: &[1.0, -2.5, 0.25, 4.0],
+            nodes: 1,
+            build: |t, v| t.dot_run(Run::new(&v[..2]).unwrap(), Run::new(&v[2..]).unwrap()),
+            value: |p| p[0] * p[2] + p[1] * p[3],
+            grad: |p| vec![p[2], p[3], p[0], p[1]],
+        },
+        Affine => Case {
+            point: &[1.0, -2.5, 0.5, 0.25, 4.0],
+            nodes: 1,
+            build: |t, v| t.affine(Run::new(&v[..3]).unwrap(), Run::new(&v[3..]).unwrap()),
+            value: |p| (p[0] * p[3] + p[1] * p[4]) + p[2],
+            grad: |p| vec![p[3], p[4], 1.0, p[0], p[1]],
+        },
+        DotEmpty => Case {
+            point: P1,
+            nodes: 1,
+            build: |t, _| t.dot(&[], &[]),
+            value: |_| 0.0,
+            grad: |_| vec![0.0],
+        },
+    }
+}
+
+#[test]
+fn every_public_operation() {
+    for (k, &op) in ALL.iter().enumerate() {
+        // ALL lists the variants in declaration order, so each appears exactly once.
+        assert_eq!(op as usize, k, "{op:?} out of place in ALL");
+        let c = case(op);
+        let tape = Tape::new();
+        let x = tape.vars(c.point);
+        let y = (c.build)(&tape, &x);
+        // The node count: the operation's own nodes, no leaf for a constant.
+        assert_eq!(tape.len(), c.point.len() + c.nodes, "{op:?}: nodes");
+        assert_eq!(
+            y.index(),
+            tape.len() - 1,
+            "{op:?}: the result is the last node"
+        );
+        // The value, bit for bit.
+        assert_same(y.value(), (c.value)(c.point), &format!("{op:?}: value"));
+        // The gradient against the closed form and against central differences.
+        let g = y.backward().wrt_all(&x);
+        let want = (c.grad)(c.point);
+        assert_eq!(g.len(), want.len(), "{op:?}");
+        for (i, (&g, &w)) in g.iter().zip(&want).enumerate() {
+            if w == 0.0 {
+                assert_same(g, 0.0, &format!("{op:?}: d/dx{i}"));
+            } else {
+                assert_close(g, w, 1e-14, &format!("{op:?}: d/dx{i}"));
+            }
+        }
+        let report = check::gradient(c.build, c.point);
+        assert!(report.passed(), "{op:?}: {report}");
+    }
+}
+
+#[test]
+fn the_list_ends_with_the_last_variant() {
+    // Keep `DotEmpty` the last variant declared, or move this check to the new last one.
+    assert_eq!(ALL.len(), DotEmpty as usize + 1);
+    assert_eq!(ALL[ALL.len() - 1], DotEmpty);
+}

@@ -55,6 +55,12 @@
 //! | `recip` | −y² | `recip(0)` gradient −inf |
 //! | `sin`, `cos` | cos x, −sin x | |
 //!
+//! Two places where results can differ from PyTorch's in the last bit or the sign of a zero:
+//! gradients accumulate from +0, so a gradient that is exactly zero is +0 where PyTorch,
+//! which stores the first contribution as is, may report −0; and `c / x` for a constant `c`
+//! is computed as one correctly rounded division with the div rule's gradient, where Python's
+//! `c / tensor` multiplies `c` by `x.reciprocal()`.
+//!
 //! NaN and ±inf are data, not errors: they propagate by IEEE rules. A node the root does not
 //! depend on gets gradient exactly 0, and a node used twice accumulates both contributions.
 //! To find where a NaN came from, turn on [`Tape::set_detect_anomaly`] and call

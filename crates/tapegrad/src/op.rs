@@ -11,23 +11,58 @@
 pub(crate) enum Op {
     /// An input or a parameter: no operands.
     Leaf,
-    /// `a ∘ b` for two recorded nodes.
-    Binary(BinOp, u32, u32),
-    /// `f(x)` for one recorded node.
-    Unary(UnOp, u32),
+    /// `a + b` for two recorded nodes. The binary operations are variants of their own, not
+    /// one variant with a `BinOp`, so the sweep dispatches on them with a single jump.
+    Add(u32, u32),
+    /// `a − b`.
+    Sub(u32, u32),
+    /// `a · b`.
+    Mul(u32, u32),
+    /// `a / b`.
+    Div(u32, u32),
+    /// `f(x)` for one recorded node, one variant per function (see [`UnOp`]).
+    Neg(u32),
+    Exp(u32),
+    Ln(u32),
+    Tanh(u32),
+    Sigmoid(u32),
+    Relu(u32),
+    Sqrt(u32),
+    Abs(u32),
+    Recip(u32),
+    Sin(u32),
+    Cos(u32),
+
     /// `x ∘ c` or `c ∘ x` with an `f64` constant that is never recorded as a node.
     Scalar(ScalarOp, u32, f64),
     /// Σ over the contiguous nodes `start .. start + len`.
-    SumRange { start: u32, len: u32 },
+    SumRange {
+        start: u32,
+        len: u32,
+    },
     /// Σ over the `len` ids stored at `operands[at ..]`.
-    SumList { at: u32, len: u32 },
+    SumList {
+        at: u32,
+        len: u32,
+    },
     /// Σ wᵢ·xᵢ over the contiguous runs `w ..` and `x ..` of length `len`.
-    DotRange { w: u32, x: u32, len: u32 },
+    DotRange {
+        w: u32,
+        x: u32,
+        len: u32,
+    },
     /// Σ wᵢ·xᵢ where `operands[at .. at + len]` are the w ids and the next `len` the x ids.
-    DotList { at: u32, len: u32 },
+    DotList {
+        at: u32,
+        len: u32,
+    },
     /// Σ wᵢ·xᵢ + b over the contiguous runs `w ..` of length `len + 1` (the bias b last) and
     /// `x ..` of length `len`: a neuron's pre-activation in one node.
-    AffineRange { w: u32, x: u32, len: u32 },
+    AffineRange {
+        w: u32,
+        x: u32,
+        len: u32,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() <= 16);
@@ -42,6 +77,17 @@ pub(crate) enum BinOp {
 }
 
 impl BinOp {
+    /// The node recording `a ∘ b`.
+    #[inline(always)]
+    pub(crate) fn node(self, a: u32, b: u32) -> Op {
+        match self {
+            BinOp::Add => Op::Add(a, b),
+            BinOp::Sub => Op::Sub(a, b),
+            BinOp::Mul => Op::Mul(a, b),
+            BinOp::Div => Op::Div(a, b),
+        }
+    }
+
     /// y = a ∘ b.
     #[inline(always)]
     pub(crate) fn forward(self, a: f64, b: f64) -> f64 {
@@ -93,6 +139,24 @@ pub(crate) enum UnOp {
 }
 
 impl UnOp {
+    /// The node recording `f(x)`.
+    #[inline(always)]
+    pub(crate) fn node(self, x: u32) -> Op {
+        match self {
+            UnOp::Neg => Op::Neg(x),
+            UnOp::Exp => Op::Exp(x),
+            UnOp::Ln => Op::Ln(x),
+            UnOp::Tanh => Op::Tanh(x),
+            UnOp::Sigmoid => Op::Sigmoid(x),
+            UnOp::Relu => Op::Relu(x),
+            UnOp::Sqrt => Op::Sqrt(x),
+            UnOp::Abs => Op::Abs(x),
+            UnOp::Recip => Op::Recip(x),
+            UnOp::Sin => Op::Sin(x),
+            UnOp::Cos => Op::Cos(x),
+        }
+    }
+
     /// y = f(x).
     #[inline(always)]
     pub(crate) fn forward(self, x: f64) -> f64 {
@@ -299,8 +363,21 @@ impl Op {
     pub(crate) fn describe(&self) -> String {
         match *self {
             Op::Leaf => "leaf".to_string(),
-            Op::Binary(op, _, _) => op.symbol().to_string(),
-            Op::Unary(op, _) => op.name().to_string(),
+            Op::Add(..) => BinOp::Add.symbol().to_string(),
+            Op::Sub(..) => BinOp::Sub.symbol().to_string(),
+            Op::Mul(..) => BinOp::Mul.symbol().to_string(),
+            Op::Div(..) => BinOp::Div.symbol().to_string(),
+            Op::Neg(_) => UnOp::Neg.name().to_string(),
+            Op::Exp(_) => UnOp::Exp.name().to_string(),
+            Op::Ln(_) => UnOp::Ln.name().to_string(),
+            Op::Tanh(_) => UnOp::Tanh.name().to_string(),
+            Op::Sigmoid(_) => UnOp::Sigmoid.name().to_string(),
+            Op::Relu(_) => UnOp::Relu.name().to_string(),
+            Op::Sqrt(_) => UnOp::Sqrt.name().to_string(),
+            Op::Abs(_) => UnOp::Abs.name().to_string(),
+            Op::Recip(_) => UnOp::Recip.name().to_string(),
+            Op::Sin(_) => UnOp::Sin.name().to_string(),
+            Op::Cos(_) => UnOp::Cos.name().to_string(),
             Op::Scalar(op, _, c) => match op {
                 ScalarOp::AddConst | ScalarOp::MulConst | ScalarOp::DivConst => {
                     format!("{} {c}", op.symbol())

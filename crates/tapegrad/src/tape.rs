@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::Location;
 
 use crate::anomaly::{Anomaly, AnomalyKind, NodeInfo};
-use crate::op::Op;
+use crate::op::{BinOp, Op, UnOp};
 use crate::run::Run;
 use crate::var::Var;
 
@@ -793,14 +793,31 @@ unsafe fn apply(op: Op, g: f64, y: f64, vals: &[f64], operands: &[u32], grads: &
     // SAFETY (for every access below): the caller's contract.
     unsafe {
         let val = |k: u32| *vals.get_unchecked(k as usize);
+        let binary = |grads: &mut [f64], op: BinOp, a: u32, b: u32| {
+            let (ga, gb) = op.backward(g, val(a), val(b), y);
+            *grads.get_unchecked_mut(a as usize) += ga;
+            *grads.get_unchecked_mut(b as usize) += gb;
+        };
+        let unary = |grads: &mut [f64], op: UnOp, a: u32| {
+            *grads.get_unchecked_mut(a as usize) += op.backward(g, val(a), y);
+        };
         match op {
             Op::Leaf => {}
-            Op::Binary(op, a, b) => {
-                let (ga, gb) = op.backward(g, val(a), val(b), y);
-                *grads.get_unchecked_mut(a as usize) += ga;
-                *grads.get_unchecked_mut(b as usize) += gb;
-            }
-            Op::Unary(op, a) => *grads.get_unchecked_mut(a as usize) += op.backward(g, val(a), y),
+            Op::Add(a, b) => binary(grads, BinOp::Add, a, b),
+            Op::Sub(a, b) => binary(grads, BinOp::Sub, a, b),
+            Op::Mul(a, b) => binary(grads, BinOp::Mul, a, b),
+            Op::Div(a, b) => binary(grads, BinOp::Div, a, b),
+            Op::Neg(a) => unary(grads, UnOp::Neg, a),
+            Op::Exp(a) => unary(grads, UnOp::Exp, a),
+            Op::Ln(a) => unary(grads, UnOp::Ln, a),
+            Op::Tanh(a) => unary(grads, UnOp::Tanh, a),
+            Op::Sigmoid(a) => unary(grads, UnOp::Sigmoid, a),
+            Op::Relu(a) => unary(grads, UnOp::Relu, a),
+            Op::Sqrt(a) => unary(grads, UnOp::Sqrt, a),
+            Op::Abs(a) => unary(grads, UnOp::Abs, a),
+            Op::Recip(a) => unary(grads, UnOp::Recip, a),
+            Op::Sin(a) => unary(grads, UnOp::Sin, a),
+            Op::Cos(a) => unary(grads, UnOp::Cos, a),
             Op::Scalar(op, a, c) => {
                 *grads.get_unchecked_mut(a as usize) += op.backward(g, val(a), c, y)
             }
@@ -888,11 +905,22 @@ fn check_operands(i: usize, op: Op, operands: &[u32], grads: &[f64]) -> Result<(
 pub(crate) fn for_each_operand(op: Op, operands: &[u32], mut f: impl FnMut(u32)) {
     match op {
         Op::Leaf => {}
-        Op::Binary(_, a, b) => {
+        Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
             f(a);
             f(b);
         }
-        Op::Unary(_, a) | Op::Scalar(_, a, _) => f(a),
+        Op::Neg(a)
+        | Op::Exp(a)
+        | Op::Ln(a)
+        | Op::Tanh(a)
+        | Op::Sigmoid(a)
+        | Op::Relu(a)
+        | Op::Sqrt(a)
+        | Op::Abs(a)
+        | Op::Recip(a)
+        | Op::Sin(a)
+        | Op::Cos(a)
+        | Op::Scalar(_, a, _) => f(a),
         Op::SumRange { start, len } => (start..start + len).for_each(f),
         Op::SumList { at, len } => operands[at as usize..(at + len) as usize]
             .iter()

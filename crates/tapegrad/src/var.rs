@@ -188,10 +188,10 @@ impl<'t> Var<'t> {
     fn unary(self, op: UnOp) -> Self {
         let y = op.forward(self.value);
         match op.has_pole() {
-            false => self.tape.push(Op::Unary(op, self.id), y),
+            false => self.tape.push(op.node(self.id), y),
             true => {
                 let finite = op.factor_finite(self.value, y);
-                self.tape.push_with_pole(Op::Unary(op, self.id), y, finite)
+                self.tape.push_with_pole(op.node(self.id), y, finite)
             }
         }
     }
@@ -212,7 +212,7 @@ impl<'t> Var<'t> {
             crate::tape::foreign_var(op.symbol_name());
         }
         let y = op.forward(self.value, rhs.value);
-        let node = Op::Binary(op, self.id, rhs.id);
+        let node = op.node(self.id, rhs.id);
         // Only division has factors that can be infinite where the values are finite; the
         // others' factors are ±1 or the operands' values.
         match op {

@@ -21,8 +21,7 @@
 //!     loss: Loss::SumSquared, // the lecture's Σ (ŷ − y)²
 //!     l2: 0.0,
 //!     optimizer: Optimizer::Sgd { schedule: Schedule::Constant(0.05) },
-//!     batch_size: None,
-//!     seed: 0,
+//!     ..TrainConfig::micrograd_demo() // full batch, one thread
 //! };
 //! let reports = Trainer::new(config).train(&mut model, &data, |r| println!("{r}"))?;
 //! assert!(reports.last().unwrap().loss < 0.05);
@@ -37,30 +36,37 @@
 //!
 //! ## What a step records
 //!
-//! A [`Trainer`] keeps one [`tapegrad::Tape`] and, each step, clears it (keeping its
-//! capacity) and records:
+//! A [`Trainer`] cuts each batch into chunks of [`TrainConfig::chunk_size`] samples (64 by
+//! default) and keeps one [`tapegrad::Tape`] per worker thread. For each chunk, a worker
+//! clears its tape (keeping its capacity) and records:
 //!
 //! 1. the parameters as leaves, in [`Mlp::parameters`] order (layer by layer, neuron by
 //!    neuron, weights then bias), so each neuron's weights are contiguous;
-//! 2. for each sample of the batch, its inputs as contiguous leaves, then each layer: every
+//! 2. for each sample of the chunk, its inputs as contiguous leaves, then each layer: every
 //!    neuron's `dot(w, x)` (one fused node), then the bias additions, then the
 //!    activations, so the layer's outputs are contiguous and the next layer's dots run over
 //!    two slices;
-//! 3. the loss terms stage by stage, their sum (one node), the division by the batch size,
-//!    and the L2 term `α·dot(p, p)`.
+//! 3. the loss terms stage by stage, their sum (one node), the division by the batch size
+//!    (for the mean losses), and, in chunk 0 only, the L2 term `α·dot(p, p)`.
 //!
-//! For micrograd's 2-16-16-1 demo on 100 points that is 10,642 nodes per step, where
-//! micrograd's graph has about 65,000. Then `backward`, a check that the loss, every
-//! gradient and every new parameter are finite, and the update of the `f64`s. The tape's
-//! length is the same every step (see [`StepReport::tape_len`]).
+//! For micrograd's 2-16-16-1 demo on 100 points that is 10,981 nodes per step over two
+//! chunks, where micrograd's graph has about 65,000. Then `backward` on each chunk's tape,
+//! the sum of the chunks' losses and gradients in chunk order, a check that the loss, every
+//! gradient and every new parameter are finite, and the update of the `f64`s. The number
+//! of recorded nodes is the same every step (see [`StepReport::tape_len`]).
+//!
+//! With [`TrainConfig::threads`] above 1 the chunks are shared among scoped threads; since
+//! the chunk boundaries and the order of the final sums do not depend on the threads, the
+//! results are bitwise the same for every thread count (see [`Trainer`]).
 //!
 //! [`Mlp::predict`] evaluates without a tape and gives the same bits as the tape's forward
 //! pass, for plots and serving.
 //!
 //! ## Determinism and failure
 //!
-//! Initial parameters, datasets and mini-batch shuffles come from seeded ChaCha8 streams, so
-//! a run is bitwise reproducible. A NaN or an infinity stops training with
+//! Initial parameters, datasets and mini-batch shuffles come from seeded ChaCha8 streams, and
+//! the chunks' results are summed in a fixed order, so a run is bitwise reproducible, with
+//! any number of threads. A NaN or an infinity stops training with
 //! [`TrainError::NonFinite`], which names the step and the first bad number (the loss, the
 //! gradient of parameter *i*, or parameter *i*), and leaves the model as it was before that
 //! step.

@@ -333,13 +333,13 @@ impl Layer {
         out: &mut Vec<Var<'t>>,
     ) {
         out.clear();
-        let stride = x.len() + 1;
-        for j in 0..self.neurons.len() {
-            let w = &params[j * stride..j * stride + x.len()];
-            out.push(tape.dot(w, x));
-        }
-        for (j, z) in out.iter_mut().enumerate() {
-            *z += params[j * stride + x.len()];
+        let nin = x.len();
+        // One neuron's parameters per exact chunk: `extend` from an exact-size iterator
+        // reserves once instead of checking the capacity per neuron.
+        let neurons = params[..self.neurons.len() * (nin + 1)].chunks_exact(nin + 1);
+        out.extend(neurons.clone().map(|p| tape.dot(&p[..nin], x)));
+        for (z, p) in out.iter_mut().zip(neurons) {
+            *z += p[nin];
         }
         for (z, n) in out.iter_mut().zip(&self.neurons) {
             *z = n.activation.record(*z);

@@ -293,6 +293,22 @@ fn configs_serialize() {
     let demo = serde_json::to_string(&TrainConfig::micrograd_demo()).unwrap();
     assert!(demo.contains(r#""loss":"max_margin""#), "{demo}");
     assert!(demo.contains(r#""micrograd":{"steps":100}"#), "{demo}");
+    assert!(demo.contains(r#""threads":1,"chunk_size":64"#), "{demo}");
+}
+
+#[test]
+fn configs_without_threads_or_chunk_size_get_the_defaults() {
+    let config = TrainConfig {
+        threads: 2,
+        chunk_size: 10,
+        ..TrainConfig::micrograd_demo()
+    };
+    let mut value = serde_json::to_value(&config).unwrap();
+    let fields = value.as_object_mut().unwrap();
+    assert_eq!(fields.remove("threads"), Some(serde_json::json!(2)));
+    assert_eq!(fields.remove("chunk_size"), Some(serde_json::json!(10)));
+    let old: TrainConfig = serde_json::from_value(value).unwrap();
+    assert_eq!(old, TrainConfig::micrograd_demo());
 }
 
 #[test]

@@ -5,4 +5,5 @@ mod common;
 mod files;
 mod gradient;
 mod model;
+mod parallel;
 mod training;

@@ -53,8 +53,7 @@ fn lecture_toy_set_converges_with_squared_error() {
             optimizer: Optimizer::Sgd {
                 schedule: Schedule::Constant(0.05),
             },
-            batch_size: None,
-            seed: 0,
+            ..TrainConfig::micrograd_demo()
         };
         let reports = run(&mut model, &data, config);
         let (loss, acc) = evaluate(&model, &data, Loss::SumSquared);
@@ -78,8 +77,7 @@ fn mean_squared_error_also_converges() {
         optimizer: Optimizer::Sgd {
             schedule: Schedule::Constant(0.2),
         },
-        batch_size: None,
-        seed: 0,
+        ..TrainConfig::micrograd_demo()
     };
     run(&mut model, &data, config);
     let (loss, acc) = evaluate(&model, &data, Loss::MeanSquared);
@@ -98,6 +96,7 @@ fn adam_minibatch_logistic_separates_the_moons() {
         optimizer: Optimizer::adam(0.02),
         batch_size: Some(20),
         seed: 7,
+        ..TrainConfig::micrograd_demo()
     };
     run(&mut model, &data, config);
     let (loss, acc) = evaluate(&model, &data, Loss::Logistic);
@@ -144,6 +143,7 @@ fn a_fixed_seed_gives_a_bitwise_identical_loss_curve() {
             batch_size: Some(16),
             seed: 3,
             l2: 1e-3,
+            ..TrainConfig::micrograd_demo()
         },
         TrainConfig {
             steps: 40,
@@ -190,6 +190,7 @@ fn the_tape_length_is_the_same_every_step() {
             batch_size: batch,
             optimizer: Optimizer::adam(0.01),
             seed: 1,
+            ..TrainConfig::micrograd_demo()
         };
         let reports = run(&mut model, &data, config);
         let len = reports[0].tape_len;

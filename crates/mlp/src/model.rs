@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use tapegrad::{Tape, Var, dot_value};
+use tapegrad::{Run, Tape, Var, dot_value};
 
 use crate::ModelError;
 use crate::rng::Rng;
@@ -322,24 +322,39 @@ impl Layer {
         self.neurons.iter().map(|n| n.output(x)).collect()
     }
 
-    /// Records this layer on `tape`: every neuron's `dot(w, x)` node, then the bias adds, then
-    /// the activations, so the outputs are contiguous on the tape. `params` are this layer's
-    /// parameters (neuron by neuron, weights then bias). Writes the outputs into `out`.
+    /// Records this layer on `tape`: every neuron's pre-activation, then the activations, so
+    /// the outputs are contiguous on the tape. `params` are this layer's parameters (neuron by
+    /// neuron, weights then bias), `params_run` the same nodes as a [`Run`] when they are one.
+    /// Writes the outputs into `out`.
+    ///
+    /// When the parameters and the inputs are runs (as [`Mlp::bind`] and a layer's outputs
+    /// are), each pre-activation is ONE [`Tape::affine`] node, Σ w·x + b with O(1) checks;
+    /// otherwise a `dot` node and a bias add. Both give the same value bits.
     fn record<'t>(
         &self,
         tape: &'t Tape,
         params: &[Var<'t>],
+        params_run: Option<Run<'t>>,
         x: &[Var<'t>],
         out: &mut Vec<Var<'t>>,
     ) {
         out.clear();
         let nin = x.len();
-        // One neuron's parameters per exact chunk: `extend` from an exact-size iterator
-        // reserves once instead of checking the capacity per neuron.
-        let neurons = params[..self.neurons.len() * (nin + 1)].chunks_exact(nin + 1);
-        out.extend(neurons.clone().map(|p| tape.dot(&p[..nin], x)));
-        for (z, p) in out.iter_mut().zip(neurons) {
-            *z += p[nin];
+        let count = self.neurons.len();
+        match (params_run, Run::new(x)) {
+            (Some(p), Some(xr)) => {
+                let w = nin + 1;
+                out.extend((0..count).map(|j| tape.affine(p.slice(j * w..(j + 1) * w), xr)));
+            }
+            _ => {
+                // One neuron's parameters per exact chunk: `extend` from an exact-size
+                // iterator reserves once instead of checking the capacity per neuron.
+                let neurons = params[..count * (nin + 1)].chunks_exact(nin + 1);
+                out.extend(neurons.clone().map(|p| tape.dot(&p[..nin], x)));
+                for (z, p) in out.iter_mut().zip(neurons) {
+                    *z += p[nin];
+                }
+            }
         }
         for (z, n) in out.iter_mut().zip(&self.neurons) {
             *z = n.activation.record(*z);
@@ -653,10 +668,11 @@ impl Mlp {
     /// Records the network on inputs `x` with parameters `params` (from [`Mlp::bind`]) and
     /// returns the outputs.
     ///
-    /// Each layer records every neuron's `dot(w, x)` node, then the bias additions, then the
-    /// activations, so each layer's outputs are contiguous on the tape and the next layer's
-    /// dots run over two slices. Bind `x` with [`Tape::vars`] for the same on the first layer.
-    /// A neuron costs 3 nodes (2 when linear).
+    /// Each layer records every neuron's pre-activation, then the activations, so each
+    /// layer's outputs are contiguous on the tape. When `params` are consecutive nodes (as
+    /// [`Mlp::bind`] records them) and so are a layer's inputs (bind `x` with [`Tape::vars`]),
+    /// a pre-activation Σ w·x + b is ONE [`Tape::affine`] node: a neuron costs 2 nodes (1 when
+    /// linear). Otherwise it is a `dot` node and a bias add, with the same value bits.
     ///
     /// ```
     /// use mlp::Mlp;
@@ -666,8 +682,13 @@ impl Mlp {
     /// let x = tape.vars(&[1.0, -0.5]);
     /// let before = tape.len();
     /// let out = m.forward(&tape, &p, &x);
-    /// assert_eq!(tape.len() - before, 16 * 3 + 16 * 3 + 2);
+    /// assert_eq!(tape.len() - before, 16 * 2 + 16 * 2 + 1);
     /// assert_eq!(out[0].value(), m.predict(&[1.0, -0.5])[0]);
+    ///
+    /// // Inputs that are not consecutive nodes take the dot-and-add path: same value.
+    /// let (a, b) = (tape.var(-0.5), tape.var(1.0));
+    /// let out2 = m.forward(&tape, &p, &[b, a]);
+    /// assert_eq!(out2[0].value().to_bits(), out[0].value().to_bits());
     /// ```
     ///
     /// # Panics
@@ -720,15 +741,30 @@ impl Mlp {
             self.nin,
             x.len()
         );
+        self.record_forward(tape, params, Run::new(params), x, out, tmp);
+    }
+
+    /// [`Mlp::forward_into`] with the parameters' [`Run`] (if they are one) already known, so a
+    /// training step checks its parameters once rather than once per sample.
+    pub(crate) fn record_forward<'t>(
+        &self,
+        tape: &'t Tape,
+        params: &[Var<'t>],
+        params_run: Option<Run<'t>>,
+        x: &[Var<'t>],
+        out: &mut Vec<Var<'t>>,
+        tmp: &mut Vec<Var<'t>>,
+    ) {
         let mut at = 0;
         for (l, layer) in self.layers.iter().enumerate() {
             let width = if l == 0 { self.nin } else { tmp.len() };
             let count = layer.neurons.len() * (width + 1);
             let p = &params[at..at + count];
+            let p_run = params_run.map(|r| r.slice(at..at + count));
             if l == 0 {
-                layer.record(tape, p, x, out);
+                layer.record(tape, p, p_run, x, out);
             } else {
-                layer.record(tape, p, tmp, out);
+                layer.record(tape, p, p_run, tmp, out);
             }
             at += count;
             if l + 1 < self.layers.len() {

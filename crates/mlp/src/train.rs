@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use tapegrad::{Tape, Var};
+use tapegrad::{Run, Tape, Var};
 
 use crate::optim::{Bad, OptState};
 use crate::rng::Rng;
@@ -374,10 +374,13 @@ fn record_terms<'t>(
     scores: &mut [f64],
 ) -> Var<'t> {
     bufs.scores.clear();
+    // Checked once per chunk, so each neuron is one affine node over two runs.
+    let params_run = Run::new(params);
     for &i in indices {
         bufs.input.clear();
         tape.extend_vars(&mut bufs.input, &data.inputs[i]);
-        model.forward_into(tape, params, &bufs.input, &mut bufs.out, &mut bufs.tmp);
+        let (input, out, tmp) = (&bufs.input, &mut bufs.out, &mut bufs.tmp);
+        model.record_forward(tape, params, params_run, input, out, tmp);
         bufs.scores.push(bufs.out[0]);
     }
     for (out, s) in scores.iter_mut().zip(&bufs.scores) {
@@ -776,9 +779,10 @@ impl Trainer {
     /// assert_eq!((r.step, r.learning_rate), (0, 1.0));
     /// assert_ne!(model.parameters(), before);
     /// // Two chunks (64 + 36 samples), each binding the 337 parameters and recording its
-    /// // samples × (2 inputs + 98 nodes), 3 loss nodes per sample, the sum and the ÷ 100;
+    /// // samples × (2 inputs + 65 nodes: an affine node and a relu per hidden neuron, an
+    /// // affine node for the output), 3 loss nodes per sample, the sum and the ÷ 100;
     /// // chunk 0 also records the L2 term (3 nodes).
-    /// assert_eq!(r.tape_len, 2 * 337 + 100 * 100 + 100 * 3 + 2 * 2 + 3);
+    /// assert_eq!(r.tape_len, 2 * 337 + 100 * (2 + 65) + 100 * 3 + 2 * 2 + 3);
     /// # Ok::<(), mlp::TrainError>(())
     /// ```
     ///

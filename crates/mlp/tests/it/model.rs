@@ -142,7 +142,7 @@ fn set_parameters_rejects_wrong_length() {
 }
 
 #[test]
-fn bind_is_contiguous_and_each_neuron_is_one_dot() {
+fn bind_is_contiguous_and_each_neuron_is_one_affine_node() {
     let m = Mlp::new(2, &[16, 16, 1], 3);
     let tape = Tape::new();
     let p = m.bind(&tape);
@@ -156,8 +156,9 @@ fn bind_is_contiguous_and_each_neuron_is_one_dot() {
     let before = tape.len();
     let out = m.forward(&tape, &p, &x);
     assert_eq!(out.len(), 1);
-    // dot + bias + relu per hidden neuron; dot + bias for the linear output.
-    assert_eq!(tape.len() - before, 16 * 3 + 16 * 3 + 2);
+    // One affine node (Σ w·x + b) and a relu per hidden neuron; one affine node for the
+    // linear output.
+    assert_eq!(tape.len() - before, 16 * 2 + 16 * 2 + 1);
 }
 
 #[test]

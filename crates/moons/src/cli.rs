@@ -70,6 +70,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
 
+    /// Worker threads for each step's batch (0 = one per core). Results are bitwise the same
+    /// for every value: the batch is cut into fixed chunks whose gradients are summed in
+    /// order. Worth it for large --samples (1000 and up); the demo's 100 points are two chunks.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub threads: usize,
+
     /// Output folder, created if missing.
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub out: PathBuf,
@@ -234,6 +240,7 @@ mod tests {
         assert_eq!(a.optimizer, OptimizerKind::Sgd);
         assert_eq!(a.out, PathBuf::from("out"));
         assert!(a.load.is_none() && !a.quiet);
+        assert_eq!(a.threads, 1);
     }
 
     #[test]

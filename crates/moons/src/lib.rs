@@ -359,6 +359,7 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
         optimizer: args.optimizer_config(),
         batch_size: None,
         seed: args.seed,
+        threads: args.threads,
         ..TrainConfig::micrograd_demo()
     };
     let train_start = Instant::now();

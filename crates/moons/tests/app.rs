@@ -342,3 +342,23 @@ fn binary_reports_bad_flags_and_bad_folders_and_runs() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&quiet.stdout).lines().count(), 1);
 }
+
+#[test]
+fn threads_do_not_change_the_results() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let run = |dir: &Path, threads: &str| {
+        moons::run(args(
+            dir,
+            &["--steps", "5", "--samples", "300", "--threads", threads],
+        ))
+        .unwrap();
+        (
+            read(&dir.join("metrics.csv")),
+            read(&dir.join("model.json")),
+        )
+    };
+    let one = run(dirs[0].path(), "1");
+    let two = run(dirs[1].path(), "2");
+    // 300 samples are five chunks, shared between the threads; the sums keep chunk order.
+    assert_eq!(one, two);
+}

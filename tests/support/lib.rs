@@ -69,7 +69,7 @@ pub fn record_binary<'t>(
     let mut next = Vec::new();
     for (x, &y) in xs.iter().zip(ys) {
         act.clear();
-        act.extend(tape.vars(x));
+        tape.extend_vars(&mut act, x);
         let mut p = 0;
         for (l, w) in SIZES.windows(2).enumerate() {
             let last = l == SIZES.len() - 2;

@@ -365,15 +365,20 @@ impl Layer {
 /// micrograd's `repr`: `Layer of [ReLUNeuron(2), ReLUNeuron(2)]`.
 impl fmt::Display for Layer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Layer of [")?;
-        for (i, n) in self.neurons.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{n}")?;
-        }
-        f.write_str("]")
+        write_list(f, "Layer", &self.neurons)
     }
+}
+
+/// `{what} of [a, b, …]`, micrograd's `repr` of a container.
+fn write_list<T: fmt::Display>(f: &mut fmt::Formatter<'_>, what: &str, items: &[T]) -> fmt::Result {
+    write!(f, "{what} of [")?;
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{item}")?;
+    }
+    f.write_str("]")
 }
 
 /// A multi-layer perceptron: micrograd's `MLP`, with its parameters as plain `f64`s.
@@ -848,14 +853,7 @@ impl Mlp {
 /// ```
 impl fmt::Display for Mlp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MLP of [")?;
-        for (i, l) in self.layers.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{l}")?;
-        }
-        f.write_str("]")
+        write_list(f, "MLP", &self.layers)
     }
 }
 

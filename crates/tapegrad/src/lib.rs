@@ -34,6 +34,29 @@
 //! ONE node for any number of operands, and when the operands were recorded one after another
 //! (as [`Tape::vars`] records them) the node stores a range and runs over slices.
 //!
+//! ## Fast paths: runs and fused nodes
+//!
+//! A neuron recorded as `w₀·x₀ + w₁·x₁ + … + b` costs a node per `*` and `+`, as micrograd's
+//! graph does. [`Tape::dot`] records the sum of products as ONE node; better still, a [`Run`]
+//! (consecutive nodes, checked once when made: [`Tape::run`] binds leaves as one) lets
+//! [`Tape::dot_run`] and [`Tape::affine`] record Σ w·x (+ b) as one node whose forward and
+//! backward passes run over slices with O(1) checks:
+//!
+//! ```
+//! use tapegrad::{Run, Tape};
+//!
+//! let tape = Tape::new();
+//! let params = tape.run(&[0.5, -1.0, 0.1, 2.0, 1.0, -0.3]); // two neurons: w₀ w₁ b each
+//! let x = tape.run(&[1.0, 2.0]);
+//! // Every neuron's pre-activation first, then the activations, so the outputs are consecutive.
+//! let z: Vec<_> = (0..2).map(|j| tape.affine(params.slice(3 * j..3 * j + 3), x)).collect();
+//! let h: Vec<_> = z.iter().map(|z| z.relu()).collect();
+//! let h = Run::new(&h).unwrap(); // the next layer's input
+//! let out = tape.dot_run(h, h);
+//! let g = out.backward();
+//! assert_eq!(g.wrt_run(params).len(), 6);
+//! ```
+//!
 //! ## Numeric conventions
 //!
 //! Gradients follow PyTorch (float64) at every kink, pole and overflow, so results agree with

@@ -118,3 +118,8 @@ pub use grads::Grads;
 pub use run::Run;
 pub use tape::{MAX_NODES, Tape, dot_value};
 pub use var::Var;
+
+// The README's Rust examples run as doc tests too, so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;

@@ -37,7 +37,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mlp::{Dataset, Loss, Mlp, StepReport, TrainConfig, Trainer, datasets};
-use tapegrad::Tape;
 
 pub use cli::{Args, OptimizerKind};
 
@@ -214,20 +213,11 @@ impl std::error::Error for AppError {
 /// assert!(loss > 0.0 && (0.0..=1.0).contains(&accuracy));
 /// ```
 pub fn evaluate(model: &Mlp, data: &Dataset) -> (f64, f64) {
-    let tape = Tape::new();
-    let params = model.bind(&tape);
-    let scores: Vec<_> = data
-        .inputs
-        .iter()
-        .map(|x| {
-            let x = tape.vars(x);
-            model.forward(&tape, &params, &x)[0]
-        })
-        .collect();
-    let loss =
-        mlp::loss::max_margin(&tape, &scores, &data.labels) + mlp::loss::l2(&tape, &params, L2);
-    let values: Vec<f64> = scores.iter().map(|s| s.value()).collect();
-    (loss.value(), mlp::loss::accuracy(&values, &data.labels))
+    // mlp::evaluate's loss is the tape's bit for bit (predict and Loss::value are), and the
+    // L2 node's value is dot_value(p, p)·α, so this equals a recorded step's loss.
+    let (data_loss, accuracy) = mlp::evaluate(model, data, Loss::MaxMargin);
+    let p = model.parameters();
+    (data_loss + tapegrad::dot_value(&p, &p) * L2, accuracy)
 }
 
 /// `metrics.csv`: the header `step,loss,accuracy,learning_rate` and one row per step, numbers

@@ -362,3 +362,15 @@ fn threads_do_not_change_the_results() {
     // 300 samples are five chunks, shared between the threads; the sums keep chunk order.
     assert_eq!(one, two);
 }
+
+#[test]
+fn evaluate_matches_the_loss_a_training_step_records() {
+    // One chunk (≤ 64 samples), so the step's loss is one tape's value, bit for bit.
+    let data = mlp::datasets::two_moons(50, 0.1, 4);
+    let mut model = mlp::Mlp::new(2, &[16, 16, 1], 4);
+    let (loss, accuracy) = moons::evaluate(&model, &data);
+    let mut trainer = mlp::Trainer::new(mlp::TrainConfig::micrograd_demo());
+    let report = trainer.step(&mut model, &data).unwrap();
+    assert_eq!(loss.to_bits(), report.loss.to_bits());
+    assert_eq!(accuracy, report.accuracy);
+}

@@ -82,6 +82,11 @@ impl TrainConfig {
     /// adding one gradient vector) stay small next to the chunk's forward and backward
     /// passes, small enough that a chunk's tape stays in a core's cache and that a batch of
     /// a thousand samples has enough chunks to balance two to four threads.
+    ///
+    /// ```
+    /// use mlp::TrainConfig;
+    /// assert_eq!(TrainConfig::micrograd_demo().chunk_size, TrainConfig::DEFAULT_CHUNK_SIZE);
+    /// ```
     pub const DEFAULT_CHUNK_SIZE: usize = 64;
 
     /// micrograd's demo: 100 full-batch steps of max-margin loss plus 1e-4 L2, SGD with the

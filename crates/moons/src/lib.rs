@@ -302,6 +302,18 @@ fn write_file(
 /// `args.steps` steps (printing a line per step unless `args.quiet`), evaluate it and write
 /// the [`OUTPUT_FILES`] into `args.out`.
 ///
+/// ```
+/// use clap::Parser;
+///
+/// let out = std::env::temp_dir().join(format!("moons-doc-{}", std::process::id()));
+/// let args = moons::Args::parse_from(["moons", "--steps", "3", "--quiet", "--out", out.to_str().unwrap()]);
+/// let summary = moons::run(args)?;
+/// assert_eq!((summary.steps, summary.parameters), (3, 337));
+/// assert!(out.join("boundary.svg").exists());
+/// std::fs::remove_dir_all(&out).unwrap();
+/// # Ok::<(), moons::AppError>(())
+/// ```
+///
 /// # Errors
 ///
 /// Any failure a user can cause (an output folder that cannot be created or written, a model

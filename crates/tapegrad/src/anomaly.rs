@@ -22,6 +22,15 @@ pub struct Anomaly {
 }
 
 /// The two ways a backward pass can meet a non-finite number.
+///
+/// ```
+/// use tapegrad::{AnomalyKind, Tape};
+///
+/// let tape = Tape::new();
+/// let x = tape.var(0.0);
+/// let err = x.sqrt().backward_checked().unwrap_err(); // sqrt(0) is fine, its slope is not
+/// assert_eq!(err.kind, AnomalyKind::Gradient { operand: 0, gradient: f64::INFINITY });
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnomalyKind {
     /// The node's value is NaN or infinite (the first such node, in recording order).
@@ -39,6 +48,15 @@ pub enum AnomalyKind {
 }
 
 /// A description of one node, for error messages.
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let x = tape.var(-1.0).with_label("x");
+/// let err = x.ln().with_label("log x").backward_checked().unwrap_err();
+/// assert_eq!((err.node.id, err.node.op.as_str()), (1, "ln"));
+/// assert_eq!(err.node.label.as_deref(), Some("log x"));
+/// assert!(err.node.location.is_none()); // anomaly detection was off
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeInfo {
     /// The node's id ([`Var::index`](crate::Var::index)).

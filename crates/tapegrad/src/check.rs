@@ -44,6 +44,15 @@ impl Default for Config {
 }
 
 /// The outcome of a gradient check.
+///
+/// ```
+/// // f(x) = |x| written with two relus: at x = −2 both sides give −1.
+/// let r = tapegrad::check::gradient(|_, v| v[0].relu() - (-v[0]).relu() * -1.0, &[-2.0]);
+/// assert_eq!(r.value, 2.0);
+/// assert_eq!(r.analytic, vec![-1.0]);
+/// assert!((r.numeric[0] + 1.0).abs() < 1e-6);
+/// assert!(r.passed());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
     /// The value of the function at the point.

@@ -9,6 +9,10 @@ use crate::run::Run;
 use crate::var::Var;
 
 /// The most nodes a tape can hold: ids are `u32`.
+///
+/// ```
+/// assert_eq!(tapegrad::MAX_NODES, 4_294_967_295);
+/// ```
 pub const MAX_NODES: usize = u32::MAX as usize;
 
 /// An arena that records a computation, one scalar node at a time, for reverse-mode

@@ -19,12 +19,13 @@ fn escape(s: &str) -> String {
 
 pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> String {
     let seen = tape.reachable(root);
+    let labels = tape.labels_upto(root);
     let mut out =
         String::from("digraph tapegrad {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
     let mut operands = Vec::new();
     for (i, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
         let id = i as u32;
-        let label = tape.label_of(id).map(|l| escape(&l)).unwrap_or_default();
+        let label = labels[i].as_deref().map(escape).unwrap_or_default();
         let (op_name, value) = tape.inspect(id, |op, list, value| {
             operands.clear();
             for_each_operand(op, list, |p| {

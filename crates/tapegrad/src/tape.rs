@@ -651,6 +651,20 @@ impl Tape {
         })
     }
 
+    /// The label of every node up to `root` (a later label for the same id wins), in one pass
+    /// over the labels rather than one search per node.
+    pub(crate) fn labels_upto(&self, root: u32) -> Vec<Option<String>> {
+        self.with(|t| {
+            let mut out = vec![None; root as usize + 1];
+            for (id, label) in &t.labels {
+                if let Some(slot) = out.get_mut(*id as usize) {
+                    *slot = Some(label.to_string());
+                }
+            }
+            out
+        })
+    }
+
     pub(crate) fn set_label(&self, id: u32, label: &str) {
         self.with(|t| t.labels.push((id, label.into())));
     }

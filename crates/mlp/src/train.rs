@@ -1,8 +1,12 @@
-//! The training loop: the batch recorded in fixed chunks, one reused tape per worker thread,
-//! the chunks' results summed in chunk order.
+//! The training loop: the batch recorded in fixed chunks, one reused tape per worker thread
+//! (the threads kept for a whole run), the chunks' results summed in chunk order.
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvError, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
 
 use tapegrad::{Run, Tape, Var};
 
@@ -44,11 +48,11 @@ pub struct TrainConfig {
     /// The seed of the mini-batch shuffles (unused for the full batch).
     pub seed: u64,
     /// Threads that record a step's chunks: 1 records them all on the calling thread
-    /// (nothing is spawned); `t > 1` runs the calling thread and up to `t − 1` scoped threads
-    /// (the calling thread records the first and the last chunk, so a batch of `c` chunks
-    /// spawns at most `c − 2` threads: none for one or two chunks); 0 means one thread per
-    /// available core ([`std::thread::available_parallelism`], looked up once by
-    /// [`Trainer::new`]).
+    /// (nothing is spawned); `t > 1` runs the calling thread and up to `t − 1` scoped threads,
+    /// spawned once per [`Trainer::train`] run (the calling thread records the first and the
+    /// last chunk, so a batch of `c` chunks spawns at most `c − 2` threads: none for one or
+    /// two chunks); 0 means one thread per available core
+    /// ([`std::thread::available_parallelism`], looked up once by [`Trainer::new`]).
     ///
     /// Losses, gradients and parameters do not depend on it, bit for bit (see
     /// [`Trainer`]'s "Data parallelism" section), so it is a speed setting only.
@@ -235,11 +239,12 @@ impl fmt::Display for StepReport {
 /// # Data parallelism and determinism
 ///
 /// With [`TrainConfig::threads`] `t > 1`, a step shares its chunks between the calling
-/// thread and up to `t − 1` threads spawned in a [`std::thread::scope`] for that step. Each
-/// worker has a tape and scratch buffers of its own, which the trainer keeps for the next
-/// step. The calling thread records chunk 0 and the last chunk; the chunks in between go to
-/// whichever thread is free first. Every chunk writes its loss, gradient and scores into
-/// slots of its own, and once the threads are joined the trainer adds the losses and the
+/// thread and up to `t − 1` threads spawned in a [`std::thread::scope`]: one scope for a
+/// whole [`Trainer::train`] run, or for the one step of [`Trainer::step`]. Each worker has a
+/// tape and scratch buffers of its own, which the trainer keeps for the next step. The
+/// calling thread records chunk 0 and the last chunk; the chunks in between go to whichever
+/// thread is free first. Every chunk writes its loss, gradient and scores into
+/// slots of its own, and once every thread has reported the trainer adds the losses and the
 /// gradients in chunk order 0, 1, 2, …, starting from chunk 0's. A chunk's recording does
 /// not depend on which thread or tape records it, and the chunk boundaries depend only on
 /// the batch size and the chunk size. Therefore **every thread count gives bitwise the same
@@ -268,12 +273,14 @@ impl fmt::Display for StepReport {
 /// exactly as without chunking. A non-finite loss or gradient is reported as on one thread:
 /// the step, the first bad parameter by name, the first sample whose output is not finite.
 ///
-/// Threads are spawned anew for every step. On the 2-core virtual machines this was
-/// measured on, a spawn costs the calling thread about 20 µs and the new thread starts
-/// some 50 µs later (an idle virtual CPU has to be woken), while the demo network takes
-/// about 1 µs per sample: threads pay off from a few hundred samples per batch on, and two
-/// of them make a step of 1,000 samples about 1.5–1.75 times as fast and one of 10,000
-/// samples about 1.7–2 times (`benches/parallel.rs`).
+/// Spawning a thread costs the calling thread about 20 µs on the 2-core virtual machines
+/// this was measured on, and the new thread starts some 50 µs later (an idle virtual CPU has
+/// to be woken), while the demo network takes about 1 µs per sample. So `train` spawns its
+/// threads once and keeps them for every step of the run: between steps they poll for the
+/// next one (yielding their CPU) for up to a millisecond before they block, so a step does
+/// not wait for a sleeping CPU to wake. [`Trainer::step`] on its own spawns them for each
+/// call; prefer `train` for a run of many steps. Threads pay off from a few hundred samples
+/// per batch on (`benches/parallel.rs` has the figures).
 #[derive(Debug)]
 pub struct Trainer {
     config: TrainConfig,
@@ -300,6 +307,11 @@ pub struct Trainer {
     chunk_grads: Vec<f64>,
     /// The tape length of the last recording's chunk 0, its longest chunk.
     longest: usize,
+    /// Kept between calls that spawn threads: the spawned workers' copy of the model (for
+    /// its shape), their job and their result buffers.
+    shape: Option<Mlp>,
+    job: Option<Job>,
+    outboxes: Vec<Outbox>,
 }
 
 /// An element with `Var`'s size and alignment (on 64-bit targets), so an empty `Vec<Var>`'s
@@ -520,24 +532,192 @@ impl Worker {
         (self.scores, self.grad) = (scores, grad);
     }
 
-    /// Records chunks from `queue`, in queue order, until at most `leave` are left.
-    fn drain<'a>(
-        &mut self,
-        input: &StepInput<'_>,
-        queue: &Mutex<impl ExactSizeIterator<Item = Chunk<'a>>>,
-        leave: usize,
-    ) {
-        loop {
-            let next = {
-                let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
-                if q.len() > leave { q.next() } else { None }
-            };
-            match next {
-                Some(chunk) => self.record(input, chunk),
-                None => break,
-            }
+    /// Records the chunks of `job` that are not the calling thread's (all but the first and
+    /// the last), as they come free, into `outbox`.
+    fn take_chunks(&mut self, input: &StepInput<'_>, job: &Job, outbox: &mut Outbox) {
+        let p = input.values.len();
+        while let Some(index) = job.claim() {
+            let (samples, labels) = job.chunk(index);
+            let (g, s) = (outbox.grads.len(), outbox.scores.len());
+            outbox.grads.resize(g + p, 0.0);
+            outbox.scores.resize(s + samples.len(), 0.0);
+            let mut out = ChunkOut::default();
+            self.record(
+                input,
+                Chunk {
+                    index,
+                    samples,
+                    labels,
+                    scores: &mut outbox.scores[s..],
+                    grad: &mut outbox.grads[g..],
+                    out: &mut out,
+                },
+            );
+            outbox.done.push((index, out));
         }
     }
+}
+
+/// What the spawned workers read for one step. It is owned, not borrowed, because the
+/// threads live across steps; the calling thread refills it in place (no allocation) while
+/// the workers wait between steps.
+#[derive(Debug)]
+struct Job {
+    values: Vec<f64>,
+    indices: Vec<usize>,
+    labels: Vec<f64>,
+    loss: Loss,
+    l2: f64,
+    chunk_size: usize,
+    /// Chunk 0's tape length in the previous step (see [`Worker::warm_up`]).
+    longest: usize,
+    /// The next chunk to hand out; chunks are claimed in order, from 1 to the last but one.
+    next: AtomicUsize,
+}
+
+impl Job {
+    fn new(config: &TrainConfig) -> Self {
+        Job {
+            values: Vec::new(),
+            indices: Vec::new(),
+            labels: Vec::new(),
+            loss: config.loss,
+            l2: config.l2,
+            chunk_size: config.chunk_size,
+            longest: 0,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn configure(&mut self, config: &TrainConfig) {
+        (self.loss, self.l2) = (config.loss, config.l2);
+        (self.chunk_size, self.longest) = (config.chunk_size, 0);
+    }
+
+    fn chunks(&self) -> usize {
+        self.indices.len().div_ceil(self.chunk_size)
+    }
+
+    /// Chunk `index`'s sample indices and labels.
+    fn chunk(&self, index: usize) -> (&[usize], &[f64]) {
+        let start = index * self.chunk_size;
+        let end = (start + self.chunk_size).min(self.indices.len());
+        (&self.indices[start..end], &self.labels[start..end])
+    }
+
+    /// The next chunk for whichever thread asks first, or `None` once only the last chunk
+    /// (the calling thread's) is left.
+    fn claim(&self) -> Option<usize> {
+        // Relaxed: the job's contents reach the workers through the channel that carries
+        // it, and their results come back the same way; the counter only splits the work.
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        (index + 1 < self.chunks()).then_some(index)
+    }
+
+    fn input<'a>(&'a self, model: &'a Mlp, data: &'a Dataset) -> StepInput<'a> {
+        StepInput {
+            model,
+            data,
+            values: &self.values,
+            loss: self.loss,
+            l2: self.l2,
+            batch: self.indices.len(),
+        }
+    }
+
+    fn first(&self) -> FirstChunk<'_> {
+        let (samples, labels) = self.chunk(0);
+        FirstChunk {
+            samples,
+            labels,
+            longest: self.longest,
+        }
+    }
+}
+
+/// A spawned worker's results for one step: per chunk it recorded, the chunk's number and
+/// numbers, with its gradient and scores appended to `grads` and `scores` in the same order.
+/// The calling thread copies them into the chunks' slots and sends the buffers back.
+#[derive(Debug, Default)]
+struct Outbox {
+    done: Vec<(usize, ChunkOut)>,
+    grads: Vec<f64>,
+    scores: Vec<f64>,
+}
+
+impl Outbox {
+    fn clear(&mut self) {
+        self.done.clear();
+        self.grads.clear();
+        self.scores.clear();
+    }
+}
+
+/// Whether `a` and `b` record the same graph: the same inputs, layers, fan-ins and
+/// activations (the parameter values may differ).
+fn same_shape(a: &Mlp, b: &Mlp) -> bool {
+    a.nin() == b.nin()
+        && a.layers().len() == b.layers().len()
+        && a.layers().iter().zip(b.layers()).all(|(la, lb)| {
+            la.neurons.len() == lb.neurons.len()
+                && (la.neurons.iter().zip(&lb.neurons))
+                    .all(|(na, nb)| na.w.len() == nb.w.len() && na.activation == nb.activation)
+        })
+}
+
+/// The calling thread's side of one spawned worker.
+struct Link {
+    jobs: SyncSender<(Arc<Job>, Outbox)>,
+    results: Receiver<Outbox>,
+    /// The worker's result buffers, between steps.
+    outbox: Outbox,
+}
+
+/// The spawned workers of a [`Trainer::train`] run (or of a single [`Trainer::step`]).
+struct Pool {
+    job: Arc<Job>,
+    links: Vec<Link>,
+}
+
+/// How long a thread that waits for the next step (or for a worker's results) keeps its CPU
+/// before it blocks. A blocked thread is woken by the kernel, which on a virtual machine
+/// whose idle CPUs halt takes tens of µs: more than a chunk of the demo network. Waiting
+/// threads yield while they poll, so they give way when there are more threads than cores.
+const POLL: Duration = Duration::from_millis(1);
+
+/// The next message on `rx`: polled for up to [`POLL`], then waited for.
+fn receive<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
+    let start = Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Disconnected) => return Err(RecvError),
+            Err(TryRecvError::Empty) if start.elapsed() < POLL => std::thread::yield_now(),
+            Err(TryRecvError::Empty) => return rx.recv(),
+        }
+    }
+}
+
+/// A spawned worker's loop: record the chunks of each job it is sent, send back the results,
+/// until the calling thread hangs up; then hand the worker (its tape and buffers) back.
+fn serve(
+    mut worker: Worker,
+    model: &Mlp,
+    data: &Dataset,
+    jobs: Receiver<(Arc<Job>, Outbox)>,
+    results: SyncSender<Outbox>,
+) -> Worker {
+    while let Ok((job, mut outbox)) = receive(&jobs) {
+        let input = job.input(model, data);
+        worker.warm_up(&input, &job.first());
+        worker.take_chunks(&input, &job, &mut outbox);
+        // Let go of the job before reporting, so that the calling thread can refill it.
+        drop(job);
+        if results.send(outbox).is_err() {
+            break;
+        }
+    }
+    worker
 }
 
 /// The thread count `threads` asks for: itself, or for 0 the available cores (1 if unknown).
@@ -573,6 +753,9 @@ impl Trainer {
             chunk_out: Vec::new(),
             chunk_grads: Vec::new(),
             longest: 0,
+            shape: None,
+            job: None,
+            outboxes: Vec::new(),
         }
     }
 
@@ -659,13 +842,80 @@ impl Trainer {
         Ok(())
     }
 
-    /// Records the loss of the batch in `self.indices`, chunk by chunk, on up to
-    /// `self.threads` workers; writes the batch's scores and labels, and the sum of the
-    /// chunks' gradients into `self.grads`. Returns the loss and the total tape length.
-    fn record(&mut self, model: &Mlp, data: &Dataset) -> (f64, usize) {
+    /// Runs `f` with the spawned workers that a batch of `batch` samples can use (none if
+    /// `threads` is 1 or the batch has at most two chunks), in one [`std::thread::scope`]:
+    /// every step `f` takes uses the same threads.
+    fn with_pool<M: Deref<Target = Mlp>, R>(
+        &mut self,
+        model: M,
+        data: &Dataset,
+        batch: usize,
+        f: impl FnOnce(&mut Self, M, Option<&mut Pool>) -> R,
+    ) -> R {
+        let chunks = batch.div_ceil(self.config.chunk_size);
+        // The calling thread records the first and the last chunk.
+        let spawn = self.threads.min(chunks.saturating_sub(1)).saturating_sub(1);
+        if spawn == 0 {
+            return f(self, model, None);
+        }
+        if self.workers.len() < spawn + 1 {
+            self.workers.resize_with(spawn + 1, Worker::default);
+        }
+        let moved: Vec<Worker> = self.workers.drain(1..=spawn).collect();
+        // The workers' copy of the model, for its shape: the parameter values they bind
+        // come with each step's job. Kept, like the job and the result buffers, for the next
+        // call.
+        let shape = match self.shape.take() {
+            Some(shape) if same_shape(&shape, &model) => shape,
+            _ => model.clone(),
+        };
+        let mut job = self.job.take().unwrap_or_else(|| Job::new(&self.config));
+        job.configure(&self.config);
+        let job = Arc::new(job);
+        let mut outboxes = std::mem::take(&mut self.outboxes);
+        outboxes.resize_with(spawn, Outbox::default);
+        let out = std::thread::scope(|s| {
+            let (shape, mut links, mut handles) = (&shape, Vec::new(), Vec::new());
+            for (worker, outbox) in moved.into_iter().zip(outboxes) {
+                // One job and one result in flight at a time: bounded channels of one slot
+                // never allocate per message.
+                let (job_tx, job_rx) = mpsc::sync_channel(1);
+                let (result_tx, result_rx) = mpsc::sync_channel(1);
+                handles.push(s.spawn(move || serve(worker, shape, data, job_rx, result_tx)));
+                links.push(Link {
+                    jobs: job_tx,
+                    results: result_rx,
+                    outbox,
+                });
+            }
+            let mut pool = Pool { job, links };
+            let out = f(self, model, Some(&mut pool));
+            // Hanging up ends the workers' loops; they hand their tapes back, in order.
+            let Pool { job, links } = pool;
+            self.outboxes = links.into_iter().map(|link| link.outbox).collect();
+            let back: Vec<Worker> = handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect();
+            self.workers.splice(1..1, back);
+            self.job = Arc::try_unwrap(job).ok();
+            out
+        });
+        self.shape = Some(shape);
+        out
+    }
+
+    /// The number of samples in each step's batch for a dataset of `n`.
+    fn batch_len(&self, n: usize) -> usize {
+        self.config.batch_size.map_or(n, |b| b.min(n))
+    }
+
+    /// Records the loss of the batch in `self.indices`, chunk by chunk, on the calling
+    /// thread and the workers of `pool`; writes the batch's scores and labels, and the sum of
+    /// the chunks' gradients into `self.grads`. Returns the loss and the total tape length.
+    fn record(&mut self, model: &Mlp, data: &Dataset, pool: Option<&mut Pool>) -> (f64, usize) {
         let Trainer {
             config,
-            threads,
             values,
             grads,
             indices,
@@ -686,11 +936,8 @@ impl Trainer {
         scores.resize(n, 0.0);
         chunk_out.resize(chunks, ChunkOut::default());
         chunk_grads.resize(chunks * p, 0.0);
-        // The calling thread takes chunk 0 and the last chunk, so a batch of `chunks` chunks
-        // keeps at most `chunks − 2` spawned threads busy.
-        let used = (*threads).clamp(1, chunks.saturating_sub(1).max(1));
-        if workers.len() < used {
-            workers.resize_with(used, Worker::default);
+        if workers.is_empty() {
+            workers.push(Worker::default());
         }
         let input = StepInput {
             model,
@@ -700,60 +947,76 @@ impl Trainer {
             l2: config.l2,
             batch: n,
         };
-        // The chunks, in order, each with its own result slots: whichever worker takes a
-        // chunk, its results land in the same place.
-        let mut queue = Mutex::new(
-            indices
-                .chunks(size)
-                .zip(labels.chunks(size))
-                .zip(scores.chunks_mut(size))
-                .zip(chunk_grads.chunks_mut(p.max(1)))
-                .zip(chunk_out.iter_mut())
-                .enumerate()
-                .map(
-                    |(index, ((((samples, labels), scores), grad), out))| Chunk {
-                        index,
-                        samples,
-                        labels,
-                        scores,
-                        grad,
-                        out,
-                    },
-                ),
-        );
-        match &mut workers[..used] {
-            [only] => only.drain(&input, &queue, 0),
-            [main, rest @ ..] => {
-                // The calling thread records chunk 0 (the longest) every step, so its buffers
-                // never grow after the first step; spawned workers warm up once. Spawned
-                // workers leave the last chunk to the calling thread, so that it is (almost
-                // always) the last to finish: the scope's join then finds the threads done
-                // instead of putting the calling thread to sleep, and waking it again costs
-                // as much as a chunk (tens of µs on a virtual machine whose idle CPUs halt).
-                let chunk0 = queue
-                    .get_mut()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .next();
-                let first = FirstChunk {
-                    samples: &indices[..size.min(n)],
-                    labels: &labels[..size.min(n)],
-                    longest: *longest,
-                };
-                std::thread::scope(|s| {
-                    let (input, queue, first) = (&input, &queue, &first);
-                    for w in rest {
-                        s.spawn(move || {
-                            w.warm_up(input, first);
-                            w.drain(input, queue, 1);
-                        });
+        // Chunk `index` with its own result slots: whichever thread records a chunk, its
+        // results land in the same place.
+        let mut record_here = |index: usize| {
+            let span = index * size..((index + 1) * size).min(n);
+            let chunk = Chunk {
+                index,
+                samples: &indices[span.clone()],
+                labels: &labels[span.clone()],
+                scores: &mut scores[span],
+                grad: &mut chunk_grads[index * p..(index + 1) * p],
+                out: &mut chunk_out[index],
+            };
+            workers[0].record(&input, chunk);
+        };
+        // The workers that this batch can keep busy: every chunk but the first and the last
+        // may go to one.
+        let engaged = pool.and_then(|pool| {
+            let engaged = pool.links.len().min(chunks.saturating_sub(2));
+            if engaged > 0 {
+                let job = Arc::get_mut(&mut pool.job)
+                    .expect("the workers let go of the job before they report");
+                job.values.clone_from(values);
+                job.indices.clone_from(indices);
+                job.labels.clone_from(labels);
+                job.longest = *longest;
+                job.next = AtomicUsize::new(1);
+                for link in &mut pool.links[..engaged] {
+                    let mut outbox = std::mem::take(&mut link.outbox);
+                    // Room for every chunk the worker may take, so that how the chunks
+                    // happen to fall between the threads never makes a step allocate.
+                    let most = chunks - 2;
+                    outbox.clear();
+                    outbox.done.reserve(most);
+                    outbox.grads.reserve(most * p);
+                    outbox.scores.reserve(most * size);
+                    if link.jobs.send((Arc::clone(&pool.job), outbox)).is_err() {
+                        panic!("a training worker thread has stopped (it panicked)");
                     }
-                    if let Some(chunk) = chunk0 {
-                        main.record(input, chunk);
-                    }
-                    main.drain(input, queue, 0);
-                });
+                }
             }
-            [] => unreachable!("at least one worker"),
+            (engaged > 0).then_some((engaged, pool))
+        });
+        match engaged {
+            None => (0..chunks).for_each(&mut record_here),
+            Some((engaged, pool)) => {
+                // The calling thread records chunk 0 (the longest) every step, so its
+                // buffers never grow after the first step; spawned workers warm up once. It
+                // also keeps the last chunk, so that it is (almost always) the last to
+                // finish and finds the workers' results waiting instead of waiting for them.
+                record_here(0);
+                while let Some(index) = pool.job.claim() {
+                    record_here(index);
+                }
+                record_here(chunks - 1);
+                for link in &mut pool.links[..engaged] {
+                    let outbox = receive(&link.results)
+                        .expect("a training worker thread has stopped (it panicked)");
+                    let (mut g, mut s) = (0, 0);
+                    for &(index, out) in &outbox.done {
+                        let start = index * size;
+                        let len = ((index + 1) * size).min(n) - start;
+                        chunk_out[index] = out;
+                        chunk_grads[index * p..(index + 1) * p]
+                            .copy_from_slice(&outbox.grads[g..g + p]);
+                        scores[start..start + len].copy_from_slice(&outbox.scores[s..s + len]);
+                        (g, s) = (g + p, s + len);
+                    }
+                    link.outbox = outbox;
+                }
+            }
         }
         // The sums, in chunk order, starting from chunk 0's numbers (not from 0.0, which
         // would turn a gradient of −0 into +0).
@@ -799,6 +1062,20 @@ impl Trainer {
     /// setting is bad.
     pub fn step(&mut self, model: &mut Mlp, data: &Dataset) -> Result<StepReport, TrainError> {
         self.check(model, data)?;
+        let batch = self.batch_len(data.len());
+        self.with_pool(model, data, batch, |t, model, pool| {
+            t.step_in(model, data, pool)
+        })
+    }
+
+    /// [`Trainer::step`] with the workers of `pool`.
+    fn step_in(
+        &mut self,
+        model: &mut Mlp,
+        data: &Dataset,
+        pool: Option<&mut Pool>,
+    ) -> Result<StepReport, TrainError> {
+        self.check(model, data)?;
         if let Some(n) = self.opt.size()
             && n != model.num_parameters()
         {
@@ -810,7 +1087,7 @@ impl Trainer {
         }
         let k = self.step;
         self.select_batch(k, data.len());
-        let (loss, tape_len) = self.record(model, data);
+        let (loss, tape_len) = self.record(model, data, pool);
         let accuracy = loss::accuracy(&self.scores, &self.labels);
         let learning_rate = self.config.optimizer.learning_rate(k);
         let fail = |what: String| Err(TrainError::NonFinite { step: k, what });
@@ -901,12 +1178,19 @@ impl Trainer {
         mut on_step: impl FnMut(&StepReport),
     ) -> Result<Vec<StepReport>, TrainError> {
         let mut reports = Vec::with_capacity(self.config.steps.saturating_sub(self.step));
-        while self.step < self.config.steps {
-            let r = self.step(model, data)?;
-            on_step(&r);
-            reports.push(r);
+        if self.step >= self.config.steps {
+            return Ok(reports);
         }
-        Ok(reports)
+        self.check(model, data)?;
+        let batch = self.batch_len(data.len());
+        self.with_pool(model, data, batch, |t, model, mut pool| {
+            while t.step < t.config.steps {
+                let r = t.step_in(model, data, pool.as_deref_mut())?;
+                on_step(&r);
+                reports.push(r);
+            }
+            Ok(reports)
+        })
     }
 
     /// The training loss (data loss plus L2) of the whole of `data`, in order, and its
@@ -936,7 +1220,9 @@ impl Trainer {
         self.check(model, data)?;
         self.indices.clear();
         self.indices.extend(0..data.len());
-        let (loss, _) = self.record(model, data);
+        let (loss, _) = self.with_pool(model, data, data.len(), |t, model, pool| {
+            t.record(model, data, pool)
+        });
         let step = self.step;
         if !loss.is_finite() {
             return Err(TrainError::NonFinite {

@@ -2,7 +2,8 @@
 //! run; chunk boundaries; tape lengths; the non-finite guard with several threads.
 
 use mlp::{
-    Dataset, Loss, Mlp, Optimizer, Schedule, TrainConfig, TrainError, Trainer, datasets, evaluate,
+    Activation, Dataset, Loss, Mlp, Optimizer, Schedule, TrainConfig, TrainError, Trainer,
+    datasets, evaluate,
 };
 
 use crate::common::bits;
@@ -245,6 +246,104 @@ fn a_zero_chunk_size_is_a_config_error() {
         "bad training configuration: the chunk size must be at least 1"
     );
     assert_eq!(t.steps_done(), 0);
+}
+
+// ---- one trainer, its threads kept or spawned anew ----
+
+/// Everything `ops` produces on one trainer, as bits: `train` runs (one set of threads for
+/// the whole run), single `step`s (threads spawned for the step) and `loss_and_gradient`.
+fn mixed_calls(threads: usize) -> Vec<Vec<u64>> {
+    let data = datasets::two_moons(400, 0.1, 6);
+    let mut model = Mlp::new(2, &[16, 16, 1], 6);
+    let mut t = Trainer::new(TrainConfig {
+        steps: 8,
+        threads,
+        optimizer: Optimizer::adam(0.01),
+        ..TrainConfig::micrograd_demo()
+    });
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let r = t.step(&mut model, &data).unwrap();
+        out.push(bits(&[r.loss, r.accuracy]));
+    }
+    let (loss, grad) = t.loss_and_gradient(&model, &data).unwrap();
+    out.push(bits(&[loss]));
+    out.push(bits(&grad));
+    for r in t.train(&mut model, &data, |_| {}).unwrap() {
+        out.push(bits(&[r.loss, r.accuracy]));
+    }
+    out.push(bits(&model.parameters()));
+    out
+}
+
+#[test]
+fn steps_runs_and_gradients_on_one_trainer_agree_across_thread_counts() {
+    let one = mixed_calls(1);
+    // 2 steps, the loss, the gradient, 6 more steps by `train`, the parameters.
+    assert_eq!(one.len(), 2 + 2 + 6 + 1);
+    assert_eq!(mixed_calls(2), one);
+    assert_eq!(mixed_calls(3), one);
+}
+
+#[test]
+fn a_trainer_reused_on_models_of_other_shapes_records_each_one() {
+    // The spawned threads keep a copy of the model for its shape; a model of another shape
+    // (or the same sizes with another activation) must not be recorded with the old one.
+    let data = datasets::two_moons(300, 0.1, 2);
+    let models = [
+        Mlp::new(2, &[16, 16, 1], 2),
+        Mlp::builder(2, &[16, 16, 1])
+            .activation(Activation::Tanh)
+            .seed(2)
+            .build(),
+        Mlp::new(2, &[8, 1], 2),
+        Mlp::new(2, &[16, 16, 1], 3),
+    ];
+    let config = |threads| TrainConfig {
+        threads,
+        ..TrainConfig::micrograd_demo()
+    };
+    let mut shared = Trainer::new(config(2));
+    for model in &models {
+        let (loss, grad) = shared.loss_and_gradient(model, &data).unwrap();
+        let (loss1, grad1) = Trainer::new(config(1))
+            .loss_and_gradient(model, &data)
+            .unwrap();
+        assert_eq!(
+            (loss.to_bits(), bits(&grad)),
+            (loss1.to_bits(), bits(&grad1))
+        );
+    }
+}
+
+#[test]
+fn a_run_that_fails_with_two_threads_fails_as_on_one_and_leaves_the_trainer_usable() {
+    // A learning rate that makes the parameters overflow after a few steps.
+    let data = datasets::two_moons(300, 0.1, 4);
+    let fail = |threads| {
+        let mut model = Mlp::new(2, &[16, 16, 1], 4);
+        let mut t = Trainer::new(TrainConfig {
+            steps: 100,
+            threads,
+            optimizer: Optimizer::Sgd {
+                schedule: Schedule::Constant(1e150),
+            },
+            ..TrainConfig::micrograd_demo()
+        });
+        let mut seen = 0;
+        let err = t.train(&mut model, &data, |_| seen += 1).unwrap_err();
+        // The trainer still works after the failed run, on the same threads' tapes.
+        let after = t.loss_and_gradient(&Mlp::new(2, &[16, 16, 1], 4), &data);
+        (
+            non_finite(err),
+            seen,
+            after.map(|(l, g)| (l.to_bits(), bits(&g))),
+        )
+    };
+    let one = fail(1);
+    assert!(one.0.0 > 0 && one.0.0 == one.1, "{one:?}");
+    assert!(one.2.is_ok());
+    assert_eq!(fail(2), one);
 }
 
 // ---- the non-finite guard with several threads ----

@@ -38,7 +38,7 @@ fn bench_step(c: &mut Criterion) {
         b.iter(|| black_box(net.step(&mut grad, &xs, &ys, lr)))
     });
 
-    // The main job's step: mlp's Trainer (chunks of 64, one thread, affine nodes).
+    // The main job's step: mlp's Trainer (chunks of 64, one thread, a node per neuron).
     let mut trained = model.clone();
     let mut trainer = Trainer::new(TrainConfig {
         optimizer: Optimizer::Sgd {
@@ -50,7 +50,7 @@ fn bench_step(c: &mut Criterion) {
         b.iter(|| black_box(trainer.step(&mut trained, &data).unwrap()))
     });
 
-    // The same loss on one tape with affine nodes, without the Trainer's bookkeeping.
+    // The same loss on one tape with a node per neuron, without the Trainer's bookkeeping.
     let mut tape = Tape::new();
     let mut params = start.clone();
     group.bench_function("tape_fused", |b| {

@@ -5,7 +5,7 @@
 //! Parameters are laid out as `mlp::Mlp::parameters` lays them out: layer by layer, neuron by
 //! neuron, each neuron's weights then its bias.
 
-use tapegrad::{Run, Tape, Var};
+use tapegrad::{Activation, Run, Tape, Var};
 
 /// The demo network's layer widths, input first.
 pub const SIZES: [usize; 4] = [2, 16, 16, 1];
@@ -100,9 +100,9 @@ pub fn record_binary<'t>(
 }
 
 /// The same loss with fused nodes, the way the `mlp` crate records it: the parameters bound as
-/// one [`Run`], per layer one [`Tape::affine`] node per neuron (Σ w·x + b over two runs), then
-/// the activations (so a layer's outputs are a run), one n-ary `sum` for the data loss and one
-/// `dot` for the L2 term.
+/// one [`Run`], per layer one node per neuron over two runs ([`Tape::neuron`], relu(Σ w·x + b),
+/// for the hidden layers, [`Tape::affine`] for the linear output), so a layer's outputs are a
+/// run; one n-ary `sum` for the data loss and one `dot` for the L2 term.
 pub fn record_fused<'t>(tape: &'t Tape, params: Run<'t>, xs: &[[f64; 2]], ys: &[f64]) -> Var<'t> {
     let mut losses = Vec::with_capacity(xs.len());
     let mut pre = Vec::new();
@@ -113,13 +113,13 @@ pub fn record_fused<'t>(tape: &'t Tape, params: Run<'t>, xs: &[[f64; 2]], ys: &[
             let last = l == SIZES.len() - 2;
             pre.clear();
             for _ in 0..w[1] {
-                pre.push(tape.affine(params.slice(p..p + w[0] + 1), act));
+                let wb = params.slice(p..p + w[0] + 1);
+                pre.push(if last {
+                    tape.affine(wb, act)
+                } else {
+                    tape.neuron(wb, act, Activation::Relu)
+                });
                 p += w[0] + 1;
-            }
-            if !last {
-                for z in pre.iter_mut() {
-                    *z = z.relu();
-                }
             }
             act = Run::new(&pre).expect("a layer's outputs are recorded one after another");
         }

@@ -43,13 +43,14 @@
 //! 1. the parameters as leaves, in [`Mlp::parameters`] order (layer by layer, neuron by
 //!    neuron, weights then bias), so each neuron's weights are contiguous;
 //! 2. for each sample of the chunk, its inputs as contiguous leaves, then each layer: every
-//!    neuron's pre-activation Σ w·x + b as ONE [`tapegrad::Tape::affine`] node over two
-//!    runs (the neuron's parameters and the layer's inputs, checked once), then the
-//!    activations, so the layer's outputs are contiguous and form the next layer's input run;
+//!    neuron, act(Σ w·x + b), as ONE [`tapegrad::Tape::neuron`] node over two runs (the
+//!    neuron's parameters and the layer's inputs, checked once; a linear neuron is one
+//!    [`tapegrad::Tape::affine`] node), so the layer's outputs are contiguous and form the
+//!    next layer's input run;
 //! 3. the loss terms stage by stage, their sum (one node), the division by the batch size
 //!    (for the mean losses), and, in chunk 0 only, the L2 term `α·dot(p, p)`.
 //!
-//! For micrograd's 2-16-16-1 demo on 100 points that is 7,681 nodes per step over two
+//! For micrograd's 2-16-16-1 demo on 100 points that is 4,481 nodes per step over two
 //! chunks, where micrograd's graph has about 65,000. Then `backward` on each chunk's tape,
 //! the sum of the chunks' losses and gradients in chunk order, a check that the loss, every
 //! gradient and every new parameter are finite, and the update of the `f64`s. The number

@@ -101,6 +101,24 @@ impl Activation {
         }
     }
 
+    /// The engine's fused form: a neuron with this activation is recorded as ONE
+    /// [`tapegrad::Tape::neuron`] node (`None` for [`Activation::Linear`], whose neuron is
+    /// one [`tapegrad::Tape::affine`] node).
+    ///
+    /// ```
+    /// use mlp::Activation;
+    /// assert_eq!(Activation::Relu.fused(), Some(tapegrad::Activation::Relu));
+    /// assert_eq!(Activation::Linear.fused(), None);
+    /// ```
+    pub fn fused(self) -> Option<tapegrad::Activation> {
+        match self {
+            Activation::Relu => Some(tapegrad::Activation::Relu),
+            Activation::Tanh => Some(tapegrad::Activation::Tanh),
+            Activation::Sigmoid => Some(tapegrad::Activation::Sigmoid),
+            Activation::Linear => None,
+        }
+    }
+
     /// The lowercase name used in model files and accepted by [`str::parse`].
     ///
     /// ```
@@ -322,14 +340,14 @@ impl Layer {
         self.neurons.iter().map(|n| n.output(x)).collect()
     }
 
-    /// Records this layer on `tape`: every neuron's pre-activation, then the activations, so
-    /// the outputs are contiguous on the tape. `params` are this layer's parameters (neuron by
-    /// neuron, weights then bias), `params_run` the same nodes as a [`Run`] when they are one.
-    /// Writes the outputs into `out`.
+    /// Records this layer on `tape` and writes its outputs into `out`. `params` are this
+    /// layer's parameters (neuron by neuron, weights then bias), `params_run` the same nodes
+    /// as a [`Run`] when they are one.
     ///
     /// When the parameters and the inputs are runs (as [`Mlp::bind`] and a layer's outputs
-    /// are), each pre-activation is ONE [`Tape::affine`] node, Σ w·x + b with O(1) checks;
-    /// otherwise a `dot` node and a bias add. Both give the same value bits.
+    /// are), each neuron is ONE node with O(1) checks, [`Tape::neuron`] (or [`Tape::affine`]
+    /// when linear), so the outputs are contiguous; otherwise a `dot` node, a bias add and
+    /// the activation. Both give the same value and gradient bits.
     fn record<'t>(
         &self,
         tape: &'t Tape,
@@ -343,8 +361,15 @@ impl Layer {
         let count = self.neurons.len();
         match (params_run, Run::new(x)) {
             (Some(p), Some(xr)) => {
+                // A whole neuron per node; its outputs are consecutive, the next layer's run.
                 let w = nin + 1;
-                out.extend((0..count).map(|j| tape.affine(p.slice(j * w..(j + 1) * w), xr)));
+                out.extend(self.neurons.iter().enumerate().map(|(j, n)| {
+                    let p = p.slice(j * w..(j + 1) * w);
+                    match n.activation.fused() {
+                        Some(act) => tape.neuron(p, xr, act),
+                        None => tape.affine(p, xr),
+                    }
+                }));
             }
             _ => {
                 // One neuron's parameters per exact chunk: `extend` from an exact-size
@@ -354,10 +379,10 @@ impl Layer {
                 for (z, p) in out.iter_mut().zip(neurons) {
                     *z += p[nin];
                 }
+                for (z, n) in out.iter_mut().zip(&self.neurons) {
+                    *z = n.activation.record(*z);
+                }
             }
-        }
-        for (z, n) in out.iter_mut().zip(&self.neurons) {
-            *z = n.activation.record(*z);
         }
     }
 }
@@ -673,11 +698,11 @@ impl Mlp {
     /// Records the network on inputs `x` with parameters `params` (from [`Mlp::bind`]) and
     /// returns the outputs.
     ///
-    /// Each layer records every neuron's pre-activation, then the activations, so each
-    /// layer's outputs are contiguous on the tape. When `params` are consecutive nodes (as
-    /// [`Mlp::bind`] records them) and so are a layer's inputs (bind `x` with [`Tape::vars`]),
-    /// a pre-activation Σ w·x + b is ONE [`Tape::affine`] node: a neuron costs 2 nodes (1 when
-    /// linear). Otherwise it is a `dot` node and a bias add, with the same value bits.
+    /// When `params` are consecutive nodes (as [`Mlp::bind`] records them) and so are a
+    /// layer's inputs (bind `x` with [`Tape::vars`]), a whole neuron act(Σ w·x + b) is ONE
+    /// [`Tape::neuron`] node ([`Tape::affine`] when linear), and each layer's outputs are
+    /// contiguous on the tape, the next layer's inputs. Otherwise a neuron is a `dot` node, a
+    /// bias add and its activation, with the same value and gradient bits.
     ///
     /// ```
     /// use mlp::Mlp;
@@ -687,7 +712,7 @@ impl Mlp {
     /// let x = tape.vars(&[1.0, -0.5]);
     /// let before = tape.len();
     /// let out = m.forward(&tape, &p, &x);
-    /// assert_eq!(tape.len() - before, 16 * 2 + 16 * 2 + 1);
+    /// assert_eq!(tape.len() - before, 16 + 16 + 1);
     /// assert_eq!(out[0].value(), m.predict(&[1.0, -0.5])[0]);
     ///
     /// // Inputs that are not consecutive nodes take the dot-and-add path: same value.

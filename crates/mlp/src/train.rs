@@ -391,7 +391,7 @@ fn record_terms<'t>(
     scores: &mut [f64],
 ) -> Var<'t> {
     bufs.scores.clear();
-    // Checked once per chunk, so each neuron is one affine node over two runs.
+    // Checked once per chunk, so each neuron is one node over two runs.
     let params_run = Run::new(params);
     for &i in indices {
         bufs.input.clear();
@@ -1047,10 +1047,10 @@ impl Trainer {
     /// assert_eq!((r.step, r.learning_rate), (0, 1.0));
     /// assert_ne!(model.parameters(), before);
     /// // Two chunks (64 + 36 samples), each binding the 337 parameters and recording its
-    /// // samples × (2 inputs + 65 nodes: an affine node and a relu per hidden neuron, an
-    /// // affine node for the output), 3 loss nodes per sample, the sum and the ÷ 100;
-    /// // chunk 0 also records the L2 term (3 nodes).
-    /// assert_eq!(r.tape_len, 2 * 337 + 100 * (2 + 65) + 100 * 3 + 2 * 2 + 3);
+    /// // samples × (2 inputs + 33 nodes: one per neuron, relu(Σ w·x + b) in the hidden
+    /// // layers and Σ w·x + b for the output), 3 loss nodes per sample, the sum and the
+    /// // ÷ 100; chunk 0 also records the L2 term (3 nodes).
+    /// assert_eq!(r.tape_len, 2 * 337 + 100 * (2 + 33) + 100 * 3 + 2 * 2 + 3);
     /// # Ok::<(), mlp::TrainError>(())
     /// ```
     ///

@@ -123,14 +123,15 @@ fn steps_after_the_first_do_not_allocate_per_sample() {
     }
 }
 
-/// The same allocations per step give or take one, of about the same size. The one: a
-/// spawned thread that waits long enough to block on its channel (this is a debug build)
-/// allocates its wait context, once per thread, so whether a step's new thread does depends
-/// on timing. Anything per chunk, sample or node would show as dozens more.
+/// The same allocations per step give or take two, of about the same size. A thread that
+/// waits long enough to block on a channel (likelier in this debug build) allocates the
+/// channel's wait context, so a step whose new thread blocks allocates a little more than
+/// one whose thread does not: measured 14 allocations per step, at times 15 or 16. Anything
+/// per chunk, sample or node would show as dozens more (2,000 samples are 32 chunks).
 #[track_caller]
 fn assert_same_cost(a: (usize, usize), b: (usize, usize)) {
     assert!(
-        a.0.abs_diff(b.0) <= 1 && a.1.abs_diff(b.1) <= 256,
+        a.0.abs_diff(b.0) <= 2 && a.1.abs_diff(b.1) <= 512,
         "{a:?} vs {b:?}"
     );
 }

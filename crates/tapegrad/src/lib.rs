@@ -40,21 +40,24 @@
 //! graph does. [`Tape::dot`] records the sum of products as ONE node; better still, a [`Run`]
 //! (consecutive nodes, checked once when made: [`Tape::run`] binds leaves as one) lets
 //! [`Tape::dot_run`] and [`Tape::affine`] record Σ w·x (+ b) as one node whose forward and
-//! backward passes run over slices with O(1) checks:
+//! backward passes run over slices with O(1) checks, and [`Tape::neuron`] a whole neuron,
+//! act(Σ w·x + b), with the value and gradient bits of `affine` followed by the activation:
 //!
 //! ```
-//! use tapegrad::{Run, Tape};
+//! use tapegrad::{Activation, Run, Tape};
 //!
 //! let tape = Tape::new();
 //! let params = tape.run(&[0.5, -1.0, 0.1, 2.0, 1.0, -0.3]); // two neurons: w₀ w₁ b each
 //! let x = tape.run(&[1.0, 2.0]);
-//! // Every neuron's pre-activation first, then the activations, so the outputs are consecutive.
-//! let z: Vec<_> = (0..2).map(|j| tape.affine(params.slice(3 * j..3 * j + 3), x)).collect();
-//! let h: Vec<_> = z.iter().map(|z| z.relu()).collect();
-//! let h = Run::new(&h).unwrap(); // the next layer's input
+//! // One node per neuron, so a layer's outputs are consecutive: the next layer's input run.
+//! let h: Vec<_> = (0..2)
+//!     .map(|j| tape.neuron(params.slice(3 * j..3 * j + 3), x, Activation::Relu))
+//!     .collect();
+//! let h = Run::new(&h).unwrap();
 //! let out = tape.dot_run(h, h);
 //! let g = out.backward();
 //! assert_eq!(g.wrt_run(params).len(), 6);
+//! assert_eq!(tape.len(), 6 + 2 + 2 + 1);
 //! ```
 //!
 //! ## Numeric conventions
@@ -115,6 +118,7 @@ mod var;
 
 pub use anomaly::{Anomaly, AnomalyKind, NodeInfo};
 pub use grads::Grads;
+pub use op::Activation;
 pub use run::Run;
 pub use tape::{MAX_NODES, Tape, dot_value};
 pub use var::Var;

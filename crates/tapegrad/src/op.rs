@@ -63,9 +63,64 @@ pub(crate) enum Op {
         x: u32,
         len: u32,
     },
+    /// act(Σ wᵢ·xᵢ + b) over the runs of [`Op::AffineRange`]: a whole neuron in one node.
+    NeuronRange {
+        w: u32,
+        x: u32,
+        len: u32,
+        act: Activation,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() <= 16);
+
+/// The nonlinearity of a neuron recorded as one node by [`Tape::neuron`](crate::Tape::neuron).
+///
+/// Each one's derivative depends on its output alone, so the node keeps no pre-activation:
+/// `tape.neuron(w, x, Activation::Relu)` has the value and the gradients of
+/// `tape.affine(w, x).relu()`, bit for bit, in one node instead of two.
+///
+/// ```
+/// use tapegrad::{Activation, Tape};
+/// let tape = Tape::new();
+/// let (wb, x) = (tape.run(&[1.0, -1.0, 0.25]), tape.run(&[0.5, 2.0]));
+/// assert_eq!(tape.neuron(wb, x, Activation::Relu).value(), 0.0); // relu(-1.25)
+/// assert_eq!(tape.neuron(wb, x, Activation::Tanh).value(), (-1.25f64).tanh());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `max(z, 0)` as [`Var::relu`](crate::Var::relu) computes it (NaN passes through).
+    Relu,
+    /// `tanh(z)`, as [`Var::tanh`](crate::Var::tanh).
+    Tanh,
+    /// `1 / (1 + e⁻ᶻ)`, as [`Var::sigmoid`](crate::Var::sigmoid).
+    Sigmoid,
+}
+
+impl Activation {
+    /// The same function as a unary operation; its derivative reads only the output.
+    #[inline(always)]
+    pub(crate) fn unop(self) -> UnOp {
+        match self {
+            Activation::Relu => UnOp::Relu,
+            Activation::Tanh => UnOp::Tanh,
+            Activation::Sigmoid => UnOp::Sigmoid,
+        }
+    }
+
+    /// y = act(z).
+    #[inline(always)]
+    pub(crate) fn forward(self, z: f64) -> f64 {
+        self.unop().forward(z)
+    }
+
+    /// dy/dz·g for upstream gradient `g`, given the output `y`: the unary rule, whose input
+    /// argument these three functions do not read (see the test below).
+    #[inline(always)]
+    pub(crate) fn backward(self, g: f64, y: f64) -> f64 {
+        self.unop().backward(g, f64::NAN, y)
+    }
+}
 
 /// Binary operations on two recorded nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -388,6 +443,46 @@ impl Op {
             Op::SumRange { .. } | Op::SumList { .. } => "sum".to_string(),
             Op::DotRange { .. } | Op::DotList { .. } => "dot".to_string(),
             Op::AffineRange { .. } => "dot + b".to_string(),
+            Op::NeuronRange { act, .. } => format!("{}(dot + b)", act.unop().name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Activation::backward` passes NaN as the unary rule's input: that is only sound while
+    /// the rules of relu, tanh and sigmoid read the output alone.
+    #[test]
+    fn activation_derivatives_read_only_the_output() {
+        let special = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            20.0,
+            -20.0,
+            1e-300,
+            f64::INFINITY,
+        ];
+        let points = special
+            .iter()
+            .flat_map(|&z| [z, -z])
+            .chain([f64::NAN, f64::NEG_INFINITY]);
+        for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+            for z in points.clone() {
+                let y = act.forward(z);
+                for g in [1.0, -2.5, 0.0, f64::INFINITY] {
+                    let exact = act.unop().backward(g, z, y);
+                    let fused = act.backward(g, y);
+                    assert!(
+                        exact.to_bits() == fused.to_bits() || (exact.is_nan() && fused.is_nan()),
+                        "{act:?} at z = {z}, g = {g}: {exact} vs {fused}"
+                    );
+                }
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::Location;
 
 use crate::anomaly::{Anomaly, AnomalyKind, NodeInfo};
-use crate::op::{BinOp, Op, UnOp};
+use crate::op::{Activation, BinOp, Op, UnOp};
 use crate::run::Run;
 use crate::var::Var;
 
@@ -571,7 +571,7 @@ impl Tape {
     #[inline]
     #[track_caller]
     pub fn dot_run<'t>(&'t self, w: Run<'t>, x: Run<'t>) -> Var<'t> {
-        self.fused_run(w, x, false, "Tape::dot_run")
+        self.fused_run(w, x, Fused::Dot, "Tape::dot_run")
     }
 
     /// Records ONE node for a neuron's pre-activation Σ wᵢ·xᵢ + b, where `w` holds the `n`
@@ -594,12 +594,40 @@ impl Tape {
     #[inline]
     #[track_caller]
     pub fn affine<'t>(&'t self, w: Run<'t>, x: Run<'t>) -> Var<'t> {
-        self.fused_run(w, x, true, "Tape::affine")
+        self.fused_run(w, x, Fused::Affine, "Tape::affine")
+    }
+
+    /// Records ONE node for a whole neuron, `act(Σ wᵢ·xᵢ + b)`, with `w` and `x` laid out as
+    /// for [`Tape::affine`]. Its value and gradients are those of
+    /// `tape.affine(w, x).relu()` (or `.tanh()`, `.sigmoid()`) bit for bit, PyTorch's
+    /// conventions included, at half the nodes: the pre-activation is not a node of its own.
+    ///
+    /// ```
+    /// use tapegrad::{Activation, Tape};
+    /// let tape = Tape::new();
+    /// let wb = tape.run(&[2.0, -1.0, 0.5]); // w = [2, -1], b = 0.5
+    /// let x = tape.run(&[3.0, 4.0]);
+    /// let h = tape.neuron(wb, x, Activation::Relu);
+    /// assert_eq!(h.value(), 2.5);
+    /// assert_eq!(h.backward().wrt_run(wb), vec![3.0, 4.0, 1.0]);
+    /// // A dead ReLU passes no gradient, as `affine(..).relu()` would not.
+    /// let dead = tape.neuron(wb, tape.run(&[-3.0, 4.0]), Activation::Relu);
+    /// assert_eq!(dead.backward().wrt_run(wb), vec![0.0; 3]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Tape::affine`].
+    #[inline]
+    #[track_caller]
+    pub fn neuron<'t>(&'t self, w: Run<'t>, x: Run<'t>, act: Activation) -> Var<'t> {
+        self.fused_run(w, x, Fused::Neuron(act), "Tape::neuron")
     }
 
     #[inline(always)]
     #[track_caller]
-    fn fused_run<'t>(&'t self, w: Run<'t>, x: Run<'t>, bias: bool, what: &str) -> Var<'t> {
+    fn fused_run<'t>(&'t self, w: Run<'t>, x: Run<'t>, kind: Fused, what: &str) -> Var<'t> {
+        let bias = !matches!(kind, Fused::Dot);
         w.check(self, what);
         x.check(self, what);
         let n = x.len();
@@ -617,12 +645,19 @@ impl Tape {
             if bias { dot + t.values[ws + n] } else { dot }
         });
         let len = x.len32();
-        let op = if bias {
-            Op::AffineRange { w: ws, x: xs, len }
-        } else {
-            Op::DotRange { w: ws, x: xs, len }
-        };
-        self.push(op, value)
+        match kind {
+            Fused::Dot => self.push(Op::DotRange { w: ws, x: xs, len }, value),
+            Fused::Affine => self.push(Op::AffineRange { w: ws, x: xs, len }, value),
+            Fused::Neuron(act) => {
+                let op = Op::NeuronRange {
+                    w: ws,
+                    x: xs,
+                    len,
+                    act,
+                };
+                self.push(op, act.forward(value))
+            }
+        }
     }
 
     pub(crate) fn value_of(&self, id: u32) -> f64 {
@@ -719,7 +754,7 @@ impl Tape {
                         continue;
                     }
                     // SAFETY: node i's operands are below i ≤ root (see `apply`).
-                    unsafe { apply(ops[i], g, vals[i], vals, operands, grads) };
+                    unsafe { apply::<true>(ops[i], g, vals[i], vals, operands, grads) };
                     if CHECKED {
                         check_operands(i, ops[i], operands, grads)?;
                     }
@@ -734,7 +769,7 @@ impl Tape {
                         continue;
                     }
                     // SAFETY: node i's operands are below i ≤ root (see `apply`).
-                    unsafe { apply(ops[i], grads[i], vals[i], vals, operands, grads) };
+                    unsafe { apply::<false>(ops[i], grads[i], vals[i], vals, operands, grads) };
                     for_each_operand(ops[i], operands, |p| reached[p as usize] = true);
                     if CHECKED {
                         check_operands(i, ops[i], operands, grads)?;
@@ -798,7 +833,19 @@ fn all_finite(values: &[f64]) -> bool {
     })
 }
 
+/// The fused nodes over two runs.
+#[derive(Clone, Copy)]
+enum Fused {
+    Dot,
+    Affine,
+    Neuron(Activation),
+}
+
 /// Adds node `op`'s contributions, for upstream gradient `g` and output `y`, to its operands.
+///
+/// With `SKIP_ZERO` (the sweep while every value and local derivative is finite), a fused
+/// neuron whose activation passes on a zero gradient adds nothing, as the sweep skips nodes
+/// whose gradient is zero; otherwise its zero products are added too, so 0·inf gives NaN.
 ///
 /// # Safety
 ///
@@ -807,7 +854,14 @@ fn all_finite(values: &[f64]) -> bool {
 /// `Var`s of the same tape (checked in every operation) and so have ids below the node's own,
 /// which is at most the root, and `grads` has length `root + 1`.
 #[inline(always)]
-unsafe fn apply(op: Op, g: f64, y: f64, vals: &[f64], operands: &[u32], grads: &mut [f64]) {
+unsafe fn apply<const SKIP_ZERO: bool>(
+    op: Op,
+    g: f64,
+    y: f64,
+    vals: &[f64],
+    operands: &[u32],
+    grads: &mut [f64],
+) {
     // SAFETY (for every access below): the caller's contract.
     unsafe {
         let val = |k: u32| *vals.get_unchecked(k as usize);
@@ -854,6 +908,15 @@ unsafe fn apply(op: Op, g: f64, y: f64, vals: &[f64], operands: &[u32], grads: &
             Op::AffineRange { w, x, len } => {
                 dot_backward(g, w, x, len, vals, grads);
                 *grads.get_unchecked_mut((w + len) as usize) += g;
+            }
+            Op::NeuronRange { w, x, len, act } => {
+                let gz = act.backward(g, y);
+                // A dead ReLU: what `affine(..).relu()` skips as a zero-gradient node.
+                if SKIP_ZERO && gz == 0.0 {
+                    return;
+                }
+                dot_backward(gz, w, x, len, vals, grads);
+                *grads.get_unchecked_mut((w + len) as usize) += gz;
             }
             Op::DotList { at, len } => {
                 let (at, n) = (at as usize, len as usize);
@@ -952,7 +1015,7 @@ pub(crate) fn for_each_operand(op: Op, operands: &[u32], mut f: impl FnMut(u32))
         Op::DotList { at, len } => operands[at as usize..(at + 2 * len) as usize]
             .iter()
             .for_each(|&k| f(k)),
-        Op::AffineRange { w, x, len } => {
+        Op::AffineRange { w, x, len } | Op::NeuronRange { w, x, len, .. } => {
             for k in 0..len {
                 f(w + k);
                 f(x + k);

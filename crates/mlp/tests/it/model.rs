@@ -142,7 +142,7 @@ fn set_parameters_rejects_wrong_length() {
 }
 
 #[test]
-fn bind_is_contiguous_and_each_neuron_is_one_affine_node() {
+fn bind_is_contiguous_and_each_neuron_is_one_node() {
     let m = Mlp::new(2, &[16, 16, 1], 3);
     let tape = Tape::new();
     let p = m.bind(&tape);
@@ -156,9 +156,18 @@ fn bind_is_contiguous_and_each_neuron_is_one_affine_node() {
     let before = tape.len();
     let out = m.forward(&tape, &p, &x);
     assert_eq!(out.len(), 1);
-    // One affine node (Σ w·x + b) and a relu per hidden neuron; one affine node for the
-    // linear output.
-    assert_eq!(tape.len() - before, 16 * 2 + 16 * 2 + 1);
+    // One neuron node, relu(Σ w·x + b), per hidden neuron; one affine node for the linear
+    // output.
+    assert_eq!(tape.len() - before, 16 + 16 + 1);
+    // The same with tanh and sigmoid layers.
+    let m = Mlp::builder(2, &[4, 3, 1])
+        .activation(Activation::Tanh)
+        .output_activation(Activation::Sigmoid)
+        .build();
+    let p = m.bind(&tape);
+    let before = tape.len();
+    let _ = m.forward(&tape, &p, &x);
+    assert_eq!(tape.len() - before, 4 + 3 + 1);
 }
 
 #[test]

@@ -184,8 +184,8 @@ fn the_tape_length_counts_every_chunk() {
                 .train(&mut model, &data, |_| {})
                 .unwrap();
             // Per chunk: the 337 parameters, the sum of its terms and the division by the
-            // batch size; per sample: 2 inputs, 65 forward nodes, 3 hinge nodes; once: L2.
-            let expect = chunks * (337 + 2) + 150 * (2 + 65 + 3) + 3;
+            // batch size; per sample: 2 inputs, 33 neuron nodes, 3 hinge nodes; once: L2.
+            let expect = chunks * (337 + 2) + 150 * (2 + 33 + 3) + 3;
             for r in &reports {
                 assert_eq!(r.tape_len, expect, "chunk {chunk_size}, threads {threads}");
             }

@@ -198,7 +198,7 @@ fn the_tape_length_is_the_same_every_step() {
             reports.iter().all(|r| r.tape_len == len),
             "{batch:?} {loss:?}"
         );
-        // params + per sample (2 inputs + 65 nodes) + loss stages + sum (+ mean) (+ L2).
+        // params + per sample (2 inputs + 33 neurons) + loss stages + sum (+ mean) (+ L2).
         let b = batch.unwrap_or(50);
         let per_sample_loss = match loss {
             Loss::MaxMargin => 3,
@@ -206,7 +206,7 @@ fn the_tape_length_is_the_same_every_step() {
             Loss::Logistic => 6,
         };
         let expect = 337
-            + b * (2 + 65)
+            + b * (2 + 33)
             + b * per_sample_loss
             + 1
             + usize::from(loss.is_mean())

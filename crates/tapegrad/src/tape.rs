@@ -639,11 +639,15 @@ impl Tape {
             );
         }
         let (ws, xs) = (w.start32(), x.start32());
-        let value = self.with(|t| {
-            let (ws, xs) = (ws as usize, xs as usize);
-            let dot = dot_slices(&t.values[ws..ws + n], &t.values[xs..xs + n]);
-            if bias { dot + t.values[ws + n] } else { dot }
-        });
+        // Inlined into each caller, where the length and the kind are often known.
+        let value = self.with(
+            #[inline(always)]
+            |t| {
+                let (ws, xs) = (ws as usize, xs as usize);
+                let dot = dot_slices(&t.values[ws..ws + n], &t.values[xs..xs + n]);
+                if bias { dot + t.values[ws + n] } else { dot }
+            },
+        );
         let len = x.len32();
         match kind {
             Fused::Dot => self.push(Op::DotRange { w: ws, x: xs, len }, value),

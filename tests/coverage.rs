@@ -2,7 +2,7 @@
 //! record a node instead: a new operation needs a new `PublicOp` variant, and the `match` in
 //! [`case`] (no `_ =>` arm) does not compile until it has a test case.
 
-use tapegrad::{Run, Tape, Var, check};
+use tapegrad::{Activation, Run, Tape, Var, check};
 
 use crate::util::{assert_close, assert_same};
 
@@ -52,12 +52,15 @@ enum PublicOp {
     DotList,
     DotRun,
     Affine,
+    NeuronRelu,
+    NeuronTanh,
+    NeuronSigmoid,
     DotEmpty,
 }
 
 use PublicOp::*;
 
-const ALL: [PublicOp; 45] = [
+const ALL: [PublicOp; 48] = [
     Var,
     Vars,
     ExtendVars,
@@ -102,6 +105,9 @@ const ALL: [PublicOp; 45] = [
     DotList,
     DotRun,
     Affine,
+    NeuronRelu,
+    NeuronTanh,
+    NeuronSigmoid,
     DotEmpty,
 ];
 
@@ -465,6 +471,52 @@ fn case(op: PublicOp) -> Case {
             build: |t, v| t.affine(Run::new(&v[..3]).unwrap(), Run::new(&v[3..]).unwrap()),
             value: |p| (p[0] * p[3] + p[1] * p[4]) + p[2],
             grad: |p| vec![p[3], p[4], 1.0, p[0], p[1]],
+        },
+        // One node for act(w·x + b): w = p[0..2], b = p[2], x = p[3..5]. relu on the side
+        // where it passes the gradient, z = 1·0.25 + (−2.5)·(−4) + 0.5 = 10.75 (the kink and
+        // the dead side are golden tests); tanh and sigmoid at z = 0.4 − 0.15 + 0.1 = 0.35, with
+        // d act/dz = 1/cosh²z and e⁻ᶻ/(1 + e⁻ᶻ)², and dz/d(w, b, x) = (x, 1, w).
+        NeuronRelu => Case {
+            point: &[1.0, -2.5, 0.5, 0.25, -4.0],
+            nodes: 1,
+            build: |t, v| {
+                let (wb, x) = (Run::new(&v[..3]).unwrap(), Run::new(&v[3..]).unwrap());
+                t.neuron(wb, x, Activation::Relu)
+            },
+            value: |p| {
+                let z = (p[0] * p[3] + p[1] * p[4]) + p[2];
+                assert!(z > 0.0);
+                z
+            },
+            grad: |p| vec![p[3], p[4], 1.0, p[0], p[1]],
+        },
+        NeuronTanh => Case {
+            point: &[0.5, -0.25, 0.1, 0.8, 0.6],
+            nodes: 1,
+            build: |t, v| {
+                let (wb, x) = (Run::new(&v[..3]).unwrap(), Run::new(&v[3..]).unwrap());
+                t.neuron(wb, x, Activation::Tanh)
+            },
+            value: |p| ((p[0] * p[3] + p[1] * p[4]) + p[2]).tanh(),
+            grad: |p| {
+                let z = (p[0] * p[3] + p[1] * p[4]) + p[2];
+                let d = 1.0 / (z.cosh() * z.cosh());
+                vec![d * p[3], d * p[4], d, d * p[0], d * p[1]]
+            },
+        },
+        NeuronSigmoid => Case {
+            point: &[0.5, -0.25, 0.1, 0.8, 0.6],
+            nodes: 1,
+            build: |t, v| {
+                let (wb, x) = (Run::new(&v[..3]).unwrap(), Run::new(&v[3..]).unwrap());
+                t.neuron(wb, x, Activation::Sigmoid)
+            },
+            value: |p| 1.0 / (1.0 + (-((p[0] * p[3] + p[1] * p[4]) + p[2])).exp()),
+            grad: |p| {
+                let e = (-((p[0] * p[3] + p[1] * p[4]) + p[2])).exp();
+                let d = e / ((1.0 + e) * (1.0 + e));
+                vec![d * p[3], d * p[4], d, d * p[0], d * p[1]]
+            },
         },
         DotEmpty => Case {
             point: P1,

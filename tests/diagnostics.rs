@@ -1,9 +1,18 @@
 //! Diagnostics: anomaly detection (`backward_checked`), the gradient checker, and DOT export.
 
 use tapegrad::check::{self, Config};
-use tapegrad::{AnomalyKind, Tape, Var};
+use tapegrad::{Activation, AnomalyKind, Tape, Var};
 
-use crate::util::bitwise_eq;
+use crate::util::{ACTIVATIONS, activate, bitwise_eq};
+
+/// The op name `describe` gives a neuron node: "relu(dot + b)" and so on.
+fn neuron_op(act: Activation) -> &'static str {
+    match act {
+        Activation::Relu => "relu(dot + b)",
+        Activation::Tanh => "tanh(dot + b)",
+        Activation::Sigmoid => "sigmoid(dot + b)",
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Anomaly detection.
@@ -63,6 +72,7 @@ fn anomaly_locations_of_every_recording_form() {
         (tape.run(&[f64::NAN]).get(0), line!()),
         (tape.dot_run(r200, r200), line!()),
         (tape.affine(wb, r200), line!()),
+        (tape.neuron(wb, r200, Activation::Relu), line!()),
         (c, compound_line),
     ];
     for (k, (v, line)) in cases.into_iter().enumerate() {
@@ -116,6 +126,124 @@ fn anomaly_finds_a_gradient_that_overflows_with_finite_factors() {
         err.kind,
         AnomalyKind::Gradient { operand: 0, gradient } if gradient == f64::INFINITY
     ));
+}
+
+#[test]
+fn anomaly_in_a_neuron_names_the_fused_node() {
+    // w = [1e200, 1e200], x = [1e200, −1e200]: the products overflow to inf and −inf, their sum
+    // is NaN, and so is every activation of it. The operands are finite, so the first
+    // non-finite value is the neuron's own: a Value anomaly naming the fused node, its op
+    // "act(dot + b)", its label and the line that recorded it.
+    for act in ACTIVATIONS {
+        let mut tape = Tape::new();
+        tape.set_detect_anomaly(true);
+        let tape = tape;
+        let wb = tape.run(&[1e200, 1e200, 0.5]);
+        let x = tape.run(&[1e200, -1e200]);
+        let (h, line) = (tape.neuron(wb, x, act).with_label("h"), line!());
+        let y = h * 2.0 + 1.0;
+        let err = y.backward_checked().unwrap_err();
+        assert!(
+            matches!(err.kind, AnomalyKind::Value { value } if value.is_nan()),
+            "{act:?}: {err}"
+        );
+        assert_eq!(err.node.id, h.index(), "{act:?}");
+        assert_eq!(err.node.op, neuron_op(act));
+        assert_eq!(err.node.label.as_deref(), Some("h"));
+        let at = err.node.location.expect("a location while detection is on");
+        assert_eq!((at.file(), at.line()), (file!(), line), "{act:?}");
+        let msg = err.to_string();
+        for part in [neuron_op(act), "\"h\"", file!(), &format!(":{line}:")] {
+            assert!(msg.contains(part), "{part:?} missing from {msg:?}");
+        }
+
+        // The composite records the pre-activation as a node: that is what it reports, as
+        // "dot + b" (the one documented difference).
+        let z = tape.affine(wb, x);
+        let err = activate(z, act).backward_checked().unwrap_err();
+        assert_eq!((err.node.id, err.node.op.as_str()), (z.index(), "dot + b"));
+    }
+}
+
+#[test]
+fn anomaly_in_a_neuron_names_an_overflowing_operand_gradient() {
+    // w = 1e300, b = 0, x = 1e-300: z ≈ 1, every value is finite. y = h·1e10 gives the neuron
+    // an upstream gradient of 1e10 and g_z = 1e10·act'(z) ≥ 1e9 for all three activations, so
+    // d/dx = g_z·w overflows to inf while d/dw = g_z·x ≈ 1e-290 does not: a Gradient anomaly at
+    // the neuron node, naming its operand x.
+    for act in ACTIVATIONS {
+        let mut tape = Tape::new();
+        tape.set_detect_anomaly(true);
+        let tape = tape;
+        let wb = tape.run(&[1e300, 0.0]);
+        let x = tape.run(&[1e-300]);
+        let (h, line) = (tape.neuron(wb, x, act), line!());
+        let y = h * 1e10;
+        assert!(y.value().is_finite() && h.value() > 0.5);
+        let err = y.backward_checked().unwrap_err();
+        assert_eq!(
+            err.kind,
+            AnomalyKind::Gradient {
+                operand: x.get(0).index(),
+                gradient: f64::INFINITY
+            },
+            "{act:?}"
+        );
+        assert_eq!(
+            (err.node.id, err.node.op.as_str()),
+            (h.index(), neuron_op(act))
+        );
+        assert_eq!(err.node.location.unwrap().line(), line);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(neuron_op(act)) && msg.contains("gradient"),
+            "{msg}"
+        );
+        // The plain backward agrees: d/dx = inf, d/dw finite.
+        let g = y.backward();
+        assert_eq!(g[x.get(0)], f64::INFINITY);
+        assert!(g[wb.get(0)].is_finite());
+    }
+}
+
+#[test]
+fn a_neuron_hides_a_non_finite_pre_activation_from_anomaly_detection() {
+    // The documented difference from affine + act: the pre-activation is not a node. With
+    // w = ±1e200, b = 0, x = 1e200 it overflows to ±inf, and tanh, sigmoid and relu squash
+    // that to a finite value (tanh ±1, sigmoid 1 or 0, relu(−inf) = 0) with a zero slope, so
+    // the neuron's checked backward succeeds (gradients 0, as the plain backward gives),
+    // while the composite reports its "dot + b" node's infinite value.
+    for (act, w) in [
+        (Activation::Tanh, 1e200),
+        (Activation::Tanh, -1e200),
+        (Activation::Sigmoid, 1e200),
+        (Activation::Sigmoid, -1e200),
+        (Activation::Relu, -1e200),
+    ] {
+        let mut tape = Tape::new();
+        tape.set_detect_anomaly(true);
+        let tape = tape;
+        let wb = tape.run(&[w, 0.0]);
+        let x = tape.run(&[1e200]);
+        let h = tape.neuron(wb, x, act);
+        let g = h
+            .backward_checked()
+            .expect("every value and gradient is finite");
+        assert_eq!(g.wrt_run(wb), vec![0.0, 0.0], "{act:?}, w = {w:e}");
+        assert_eq!(g.wrt_run(x), vec![0.0], "{act:?}, w = {w:e}");
+        assert!(bitwise_eq(g.as_slice(), h.backward().as_slice()));
+
+        let (z, line) = (tape.affine(wb, x), line!());
+        let err = activate(z, act).backward_checked().unwrap_err();
+        let inf = if w > 0.0 {
+            f64::INFINITY
+        } else {
+            f64::NEG_INFINITY
+        };
+        assert_eq!(err.kind, AnomalyKind::Value { value: inf }, "{act:?}");
+        assert_eq!((err.node.id, err.node.op.as_str()), (z.index(), "dot + b"));
+        assert_eq!(err.node.location.unwrap().line(), line);
+    }
 }
 
 #[test]
@@ -502,6 +630,29 @@ fn dot_of_a_neuron_and_of_constants() {
     assert_eq!(dot.records.len(), 4 + 3 + 2);
     assert_eq!(dot.ops.len(), 2);
     assert_eq!(dot.edges.len(), 2 + 7 + 1);
+    // The same neuron in one node: one record for it and one op node, labelled with the
+    // activation and the affine map, fed by all 7 operands (the bias included).
+    for act in ACTIVATIONS {
+        let y = tape.neuron(wb, xr, act).with_label("h");
+        let text = y.to_dot(Some(&y.backward()));
+        let dot = parse_dot(&text);
+        assert_eq!(dot.records.len(), 4 + 3 + 1, "{text}");
+        assert_eq!(dot.ops.len(), 1, "{text}");
+        assert_eq!(dot.ops[0].1, neuron_op(act), "{text}");
+        assert_eq!(dot.edges.len(), 1 + 7, "{text}");
+        let op = &dot.ops[0].0;
+        assert_eq!(dot.edges.iter().filter(|(_, to)| to == op).count(), 7);
+        // Its record: label, value, and d y/d y = 1.
+        let want = vec![
+            "h".to_string(),
+            format!("data {:.4}", y.value()),
+            "grad 1.0000".to_string(),
+        ];
+        assert!(dot.records.iter().any(|(_, f)| *f == want), "{text}");
+    }
+    // relu(0.1 − 0.4 + 0.9 + 0.5) = 1.1: the record shows the activation's value.
+    let text = tape.neuron(wb, xr, Activation::Relu).to_dot(None);
+    assert!(text.contains("data 1.1000"), "{text}");
     // Constants appear in their operation's node, not as records.
     let z = (2.0 * b - 1.0).powf(3.0);
     let dot = parse_dot(&z.to_dot(None));

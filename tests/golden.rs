@@ -6,9 +6,10 @@
 use std::f64::consts::{E, PI};
 use std::hint::black_box;
 
-use tapegrad::{Tape, Var};
+use tapegrad::Activation::{Relu, Sigmoid, Tanh};
+use tapegrad::{Activation, Tape, Var};
 
-use crate::util::{assert_all_same, assert_same, same};
+use crate::util::{activate, assert_all_same, assert_same, same};
 
 const INF: f64 = f64::INFINITY;
 const NEG_INF: f64 = f64::NEG_INFINITY;
@@ -589,6 +590,239 @@ fn dot_empty_is_zero() {
     let y = tape.dot(&[], &[]);
     assert_same(y.value(), 0.0, "empty dot");
     assert_eq!(tape.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// neuron: act(Σ wᵢxᵢ + b) as ONE node, with the value and gradients of `affine` followed by the
+// activation as a node of its own, PyTorch's edge cases included. With z the pre-activation
+// and g_z = d act/dz·g (relu: a select on y ≤ 0; tanh: g·(1 − y²); sigmoid: g·y·(1 − y)),
+// d/dw = g_z·x, d/db = g_z, d/dx = g_z·w: products, so g_z = 0 with an infinite operand is NaN.
+
+/// `tape.neuron(wb, x, act)` at leaves `wb` (the weights, then the bias) and `x`: checks its
+/// value and the gradient of every weight, the bias and every input; then the same for
+/// `tape.affine(wb, x)` followed by `act` as its own node (the composite the neuron documents
+/// it equals bit for bit).
+#[track_caller]
+fn neuron(wb: &[f64], x: &[f64], act: Activation, value: f64, d_wb: &[f64], d_x: &[f64]) {
+    for fused in [true, false] {
+        let tape = Tape::new();
+        let (wr, xr) = (tape.run(wb), tape.run(x));
+        let y = if fused {
+            tape.neuron(wr, xr, act)
+        } else {
+            activate(tape.affine(wr, xr), act)
+        };
+        let at = format!(
+            "{} {act:?} at wb = {wb:?}, x = {x:?}",
+            if fused { "neuron" } else { "affine + act" }
+        );
+        if fused {
+            assert_eq!(tape.len(), wb.len() + x.len() + 1, "{at}: one node");
+        }
+        assert_same(y.value(), value, &format!("{at}: value"));
+        let g = y.backward();
+        assert_all_same(&g.wrt_run(wr), d_wb, &format!("{at}: d/dwb"));
+        assert_all_same(&g.wrt_run(xr), d_x, &format!("{at}: d/dx"));
+    }
+}
+
+#[test]
+fn neuron_plain() {
+    // w = [2, −1], b = 0.5, x = [3, 4]: z = 6 − 4 + 0.5 = 2.5.
+    // relu: 2.5, slope 1: d/dwb = [3, 4, 1], d/dx = [2, −1].
+    neuron(
+        &[2.0, -1.0, 0.5],
+        &[3.0, 4.0],
+        Relu,
+        2.5,
+        &[3.0, 4.0, 1.0],
+        &[2.0, -1.0],
+    );
+    // tanh at z = 0 (0.5·2 − 1·1 + 0): y = 0, slope 1 − 0² = 1.
+    neuron(
+        &[0.5, -1.0, 0.0],
+        &[2.0, 1.0],
+        Tanh,
+        0.0,
+        &[2.0, 1.0, 1.0],
+        &[0.5, -1.0],
+    );
+    // sigmoid at z = 0: y = 1/2, slope (1 − 1/2)·1/2 = 1/4; all the products are exact.
+    neuron(
+        &[0.5, -1.0, 0.0],
+        &[2.0, 1.0],
+        Sigmoid,
+        0.5,
+        &[0.5, 0.25, 0.25],
+        &[0.125, -0.25],
+    );
+    // tanh at z = 1 (w = 1, b = 0, x = 1): t = tanh 1, slope s = 1 − t², d/dwb = [s·1, s].
+    let t = f(1.0).tanh();
+    let s = 1.0 - t * t;
+    neuron(&[1.0, 0.0], &[1.0], Tanh, t, &[s, s], &[s]);
+    // No inputs: act(b). relu(3) = 3, d/db = 1.
+    neuron(&[3.0], &[], Relu, 3.0, &[1.0], &[]);
+}
+
+#[test]
+fn neuron_relu_at_the_kink() {
+    // z = 2·1 + (−1)·2 + 0 = +0 exactly: relu(0) = +0 and relu'(0) = 0, so every gradient is
+    // +0 (the select, not a product: no −0 from the negative weight).
+    neuron(
+        &[2.0, -1.0, 0.0],
+        &[1.0, 2.0],
+        Relu,
+        0.0,
+        &[0.0, 0.0, 0.0],
+        &[0.0, 0.0],
+    );
+    // The bias cancels the dot: 1.5·2 − 3 = +0.
+    neuron(&[1.5, -3.0], &[2.0], Relu, 0.0, &[0.0, 0.0], &[0.0]);
+    // A −0 pre-activation cannot happen: the dot product adds its products to +0, so it is +0
+    // when they are all zero (`dot_value`: "an exactly zero result is +0"), and +0 + (−0) = +0.
+    // So a −0 bias, alone or after a −0 product, gives relu(+0) = +0 (where a relu of a −0
+    // leaf keeps −0, see `relu`), still with slope 0; affine + relu agrees.
+    neuron(&[-0.0], &[], Relu, 0.0, &[0.0], &[]);
+    neuron(&[1.0, -0.0], &[-0.0], Relu, 0.0, &[0.0, 0.0], &[0.0]);
+    // Just either side of the kink, at the smallest subnormal: z = ±5e-324·1 + 0.
+    // Above, relu passes the value and the gradient: d/dwb = [x, 1] = [1, 1], d/dx = w.
+    neuron(&[5e-324, 0.0], &[1.0], Relu, 5e-324, &[1.0, 1.0], &[5e-324]);
+    // Below, relu(−5e-324) = +0 and nothing passes.
+    neuron(&[-5e-324, 0.0], &[1.0], Relu, 0.0, &[0.0, 0.0], &[0.0]);
+}
+
+#[test]
+fn neuron_dead_relu_with_an_infinite_weight_is_nan() {
+    // w = [inf, 1], b = 0.5, x = [−1, 2]: z = −inf + 2 + 0.5 = −inf, relu = +0, g_z = 0.
+    // d/dw = 0·x = [0·(−1), 0·2] = [(−)0, 0], accumulated from +0: [0, 0]; d/db = 0;
+    // d/dx = 0·w = [0·inf, 0·1] = [NaN, 0]. PyTorch's affine backward multiplies, so the
+    // input behind the infinite weight gets NaN even though the relu is off.
+    neuron(
+        &[INF, 1.0, 0.5],
+        &[-1.0, 2.0],
+        Relu,
+        0.0,
+        &[0.0, 0.0, 0.0],
+        &[NAN, 0.0],
+    );
+    // −inf weight on a positive input: z = −inf, d/dx = 0·(−inf) = NaN.
+    neuron(&[NEG_INF, 0.0], &[3.0], Relu, 0.0, &[0.0, 0.0], &[NAN]);
+    // The infinity on the input side: w = −2, x = inf, z = −inf: d/dw = 0·inf = NaN,
+    // d/dx = 0·(−2) = 0.
+    neuron(&[-2.0, 1.0], &[INF], Relu, 0.0, &[NAN, 0.0], &[0.0]);
+}
+
+#[test]
+fn neuron_propagates_nan_and_infinity() {
+    // w = [NaN, 1], b = 0, x = [1, 2]: z = NaN. relu(NaN) = NaN and NaN ≤ 0 is false, so the
+    // gradient passes (g_z = 1): d/dwb = [1, 2, 1], d/dx = [NaN, 1].
+    let (wb, x) = ([NAN, 1.0, 0.0], [1.0, 2.0]);
+    neuron(&wb, &x, Relu, NAN, &[1.0, 2.0, 1.0], &[NAN, 1.0]);
+    // tanh(NaN) and sigmoid(NaN) are NaN with g_z = NaN: every gradient is NaN.
+    for act in [Tanh, Sigmoid] {
+        neuron(&wb, &x, act, NAN, &[NAN; 3], &[NAN; 2]);
+    }
+    // z = inf: relu(inf) = inf with slope 1: d/dwb = x and 1, d/dx = w = [inf, 1].
+    let wb = [INF, 1.0, 0.0];
+    neuron(&wb, &[1.0, 2.0], Relu, INF, &[1.0, 2.0, 1.0], &[INF, 1.0]);
+    // inf·0 inside the dot: z = NaN, and the gradients of the dot row of §3, through relu's
+    // pass-through: d/dwb = [0, 1, 1], d/dx = [inf, 1].
+    neuron(&wb, &[0.0, 1.0], Relu, NAN, &[0.0, 1.0, 1.0], &[INF, 1.0]);
+    // A −inf bias: relu(−inf) = 0, nothing passes, and no operand is infinite but the bias,
+    // whose gradient is g_z = 0.
+    neuron(&[2.0, NEG_INF], &[3.0], Relu, 0.0, &[0.0, 0.0], &[0.0]);
+}
+
+#[test]
+fn neuron_tanh_saturates() {
+    // z = ±25: tanh rounds to ±1 exactly (1 − tanh 25 ≈ 4e-22 < ε/2), and 1 − y² = +0, so
+    // every gradient is 0 (finite operands: 0·finite, accumulated from +0).
+    neuron(&[10.0, 5.0], &[2.0], Tanh, 1.0, &[0.0, 0.0], &[0.0]);
+    neuron(&[-10.0, -5.0], &[2.0], Tanh, -1.0, &[0.0, 0.0], &[0.0]);
+    // A pre-activation that overflows to ±inf from finite operands (f64::MAX·2): tanh = ±1,
+    // gradients 0. Only the neuron's own value is on its tape, and it is finite.
+    neuron(&[f64::MAX, 0.0], &[2.0], Tanh, 1.0, &[0.0, 0.0], &[0.0]);
+    neuron(&[f64::MAX, 0.0], &[-2.0], Tanh, -1.0, &[0.0, 0.0], &[0.0]);
+    // An infinite input: z = −inf, y = −1, g_z = 0: d/dw = 0·(−inf) = NaN, d/db = 0,
+    // d/dx = 0·1 = 0.
+    neuron(&[1.0, 0.0], &[NEG_INF], Tanh, -1.0, &[NAN, 0.0], &[0.0]);
+}
+
+#[test]
+fn neuron_sigmoid_for_very_negative_z() {
+    // z = −1000, −710 and −inf (f64::MAX·(−2) overflows): e^{−z} = inf, y = 1/(1 + inf) = +0,
+    // g_z = (1 − 0)·0 = 0: value 0 and gradients 0, never NaN (the composite 1/(1 + e^{−z})
+    // would give NaN at −710; see `sigmoid_composite_would_be_nan`).
+    neuron(&[-100.0, 0.0], &[10.0], Sigmoid, 0.0, &[0.0, 0.0], &[0.0]);
+    neuron(&[-71.0, 0.0], &[10.0], Sigmoid, 0.0, &[0.0, 0.0], &[0.0]);
+    neuron(&[f64::MAX, 0.0], &[-2.0], Sigmoid, 0.0, &[0.0, 0.0], &[0.0]);
+    // z = −40: y = 1/(1 + e⁴⁰) ≈ 4.2e-18 is not saturated, but 1 − y rounds to 1, so
+    // g_z = 1·1·y = y exactly: d/dwb = [10y, y], d/dx = [−4y].
+    let y = 1.0 / (1.0 + f(40.0).exp());
+    assert!(y > 0.0 && 1.0 - y == 1.0);
+    neuron(
+        &[-4.0, 0.0],
+        &[10.0],
+        Sigmoid,
+        y,
+        &[10.0 * y, y],
+        &[-4.0 * y],
+    );
+    // The other side: z = 1000, y = 1, g_z = (1 − 1)·1 = 0.
+    neuron(&[100.0, 0.0], &[10.0], Sigmoid, 1.0, &[0.0, 0.0], &[0.0]);
+}
+
+#[test]
+fn neuron_upstream_gradient_zero_or_infinite() {
+    // y = h·t with h a neuron and t = inf (a leaf): dy/dh = t = inf, dy/dt = h.
+    // Dead relu (z = 1 + 2 − 5 = −2, h = 0): relu selects 0, so every operand gets +0
+    // even under an infinite upstream gradient; y = 0·inf = NaN, dy/dt = 0.
+    // Saturated tanh (z = 1 + 2 + 25 = 28, h = 1): g_z = inf·(1 − 1) = inf·0 = NaN, so every
+    // operand gets NaN; y = inf, dy/dt = 1.
+    // Saturated sigmoid (z = 1 + 2 − 1000 = −997, h = 0): g_z = inf·(1 − 0)·0 = NaN, so
+    // every operand gets NaN; y = 0·inf = NaN, dy/dt = 0.
+    let cases = [
+        (Relu, -5.0, 0.0, NAN, 0.0),
+        (Tanh, 25.0, 1.0, INF, NAN),
+        (Sigmoid, -1000.0, 0.0, NAN, NAN),
+    ];
+    for (act, b, h_value, y_value, operand) in cases {
+        for fused in [true, false] {
+            let tape = Tape::new();
+            let wb = tape.run(&[1.0, 1.0, b]);
+            let x = tape.run(&[1.0, 2.0]);
+            let t = tape.var(INF);
+            let h = if fused {
+                tape.neuron(wb, x, act)
+            } else {
+                activate(tape.affine(wb, x), act)
+            };
+            let y = h * t;
+            let what = format!("{act:?}, fused: {fused}");
+            assert_same(h.value(), h_value, &what);
+            assert_same(y.value(), y_value, &what);
+            let g = y.backward();
+            assert_same(g[h], INF, &format!("{what}: dy/dh"));
+            assert_same(g[t], h_value, &format!("{what}: dy/dt"));
+            assert_all_same(&g.wrt_run(wb), &[operand; 3], &format!("{what}: d/dwb"));
+            assert_all_same(&g.wrt_run(x), &[operand; 2], &format!("{what}: d/dx"));
+        }
+    }
+    // A zero upstream gradient (y = h·0) on a live relu whose input is infinite: g_z = 0 and
+    // d/dw = 0·inf = NaN, as for the product row of §3; d/dx = 0·w = 0, d/db = 0.
+    for fused in [true, false] {
+        let tape = Tape::new();
+        let wb = tape.run(&[1.0, 0.0]);
+        let x = tape.run(&[INF]);
+        let h = if fused {
+            tape.neuron(wb, x, Relu)
+        } else {
+            activate(tape.affine(wb, x), Relu)
+        };
+        let g = (h * 0.0).backward();
+        assert_all_same(&g.wrt_run(wb), &[NAN, 0.0], &format!("fused: {fused}"));
+        assert_all_same(&g.wrt_run(x), &[0.0], &format!("fused: {fused}"));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use tapegrad::{Run, Tape, Var};
+use tapegrad::{Activation, Run, Tape, Var};
 
 // ---------------------------------------------------------------------------------------------
 // A Var of another tape.
@@ -144,6 +144,33 @@ fn foreign_run_in_affine() {
 }
 
 #[test]
+#[should_panic(expected = "Tape::neuron was given a Var recorded on another tape")]
+fn foreign_run_in_neuron_weights() {
+    let (t1, t2) = (Tape::new(), Tape::new());
+    let wb = t2.run(&[1.0, 2.0, 3.0]);
+    let x = t1.run(&[1.0, 2.0]);
+    let _ = t1.neuron(wb, x, Activation::Relu);
+}
+
+#[test]
+#[should_panic(expected = "Tape::neuron was given a Var recorded on another tape")]
+fn foreign_run_in_neuron_inputs() {
+    let (t1, t2) = (Tape::new(), Tape::new());
+    let wb = t1.run(&[1.0, 2.0, 3.0]);
+    let x = t2.run(&[1.0, 2.0]);
+    let _ = t1.neuron(wb, x, Activation::Tanh);
+}
+
+#[test]
+#[should_panic(expected = "Tape::neuron was given a Var recorded on another tape")]
+fn neuron_on_the_wrong_tape() {
+    // Both runs on t2, recorded through t1: a neuron of no inputs, act(b).
+    let (t1, t2) = (Tape::new(), Tape::new());
+    let b = t2.run(&[1.0]);
+    let _ = t1.neuron(b, t2.run(&[]), Activation::Sigmoid);
+}
+
+#[test]
 #[should_panic(expected = "was given a Var recorded on another tape")]
 fn foreign_run_in_wrt_run() {
     let (t1, t2) = (Tape::new(), Tape::new());
@@ -225,6 +252,34 @@ fn affine_without_a_bias() {
     let w = tape.run(&[1.0, 2.0]);
     let x = tape.run(&[1.0, 2.0]);
     let _ = tape.affine(w, x);
+}
+
+#[test]
+#[should_panic(expected = "Tape::neuron needs 3 weights for 2 inputs, got 2")]
+fn neuron_without_a_bias() {
+    // affine's message, naming neuron.
+    let tape = Tape::new();
+    let w = tape.run(&[1.0, 2.0]);
+    let x = tape.run(&[1.0, 2.0]);
+    let _ = tape.neuron(w, x, Activation::Relu);
+}
+
+#[test]
+#[should_panic(expected = "Tape::neuron needs 2 weights for 1 inputs, got 3")]
+fn neuron_with_too_many_weights() {
+    let tape = Tape::new();
+    let w = tape.run(&[1.0, 2.0, 3.0]);
+    let x = tape.run(&[1.0]);
+    let _ = tape.neuron(w, x, Activation::Tanh);
+}
+
+#[test]
+#[should_panic(expected = "Tape::neuron needs 1 weights for 0 inputs, got 0")]
+fn neuron_of_nothing() {
+    // No inputs still needs the bias.
+    let tape = Tape::new();
+    let empty = tape.run(&[]);
+    let _ = tape.neuron(empty, empty, Activation::Sigmoid);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +398,14 @@ fn full_tape_affine() {
     let _ = tape.affine(x.slice(0..2), x.slice(2..3));
 }
 
+#[test]
+#[should_panic(expected = "the tape is full: it cannot hold more than 3 nodes")]
+fn full_tape_neuron() {
+    let tape = full_tape();
+    let x = tape.run(&[1.0, 2.0, 3.0]);
+    let _ = tape.neuron(x.slice(0..2), x.slice(2..3), Activation::Relu);
+}
+
 /// Regression: `limit - len` underflowed in `extend_leaves` once the limit was lowered below
 /// the length (a debug panic; in release leaves were recorded past the limit).
 #[test]
@@ -436,6 +499,13 @@ fn the_tape_is_consistent_after_a_caught_panic() {
             Box::new(|| {
                 let r = Run::new(&[x, y, p]).unwrap();
                 let _ = tape.affine(r, r.slice(0..2));
+            }),
+            Box::new(|| {
+                let r = Run::new(&[x, y, p]).unwrap();
+                let _ = tape.neuron(r, r.slice(0..2), Activation::Tanh);
+            }),
+            Box::new(|| {
+                let _ = tape.neuron(Run::new(&[p]).unwrap(), tape.run(&[]), Activation::Relu);
             }),
         ];
         for attempt in attempts {
@@ -532,13 +602,28 @@ fn the_tape_is_consistent_after_a_foreign_var_panic() {
                 let _ = tape.affine(other.run(&[1.0, 2.0]), Run::new(&[a]).unwrap());
             }),
         ),
+        (
+            "Tape::neuron",
+            Box::new(|| {
+                let wb = other.run(&[1.0, 2.0]);
+                let _ = tape.neuron(wb, Run::new(&[a]).unwrap(), Activation::Relu);
+            }),
+        ),
+        (
+            "Tape::neuron",
+            Box::new(|| {
+                let wb = Run::new(&[a, b]).unwrap();
+                let _ = tape.neuron(wb, other.run(&[1.0]), Activation::Sigmoid);
+            }),
+        ),
     ];
     for (what, attempt) in attempts {
         panics_with(what, attempt);
         assert_eq!(tape.len(), len, "{what}");
     }
-    // The foreign Var's own tape only has what was recorded on it.
-    assert_eq!(other.len(), 5);
+    // The foreign Var's own tape only has what was recorded on it: the stranger and the runs
+    // of dot_run (2), affine (2) and the neurons (2 + 1).
+    assert_eq!(other.len(), 8);
     // Later list-form nodes read the right operands.
     let s = tape.sum([b, a, a]);
     let d = tape.dot(&[b, a], &[a, a]);

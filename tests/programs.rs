@@ -8,7 +8,7 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use proptest::prelude::*;
-use tapegrad::{Run, Var};
+use tapegrad::{Activation, Run, Var};
 
 /// What the interpreter needs from a number type.
 pub trait Scalar:
@@ -51,6 +51,8 @@ pub trait Scalar:
     fn dot_run(ctx: Self, w: &[Self], x: &[Self]) -> Self;
     /// Σ wₖxₖ + b over runs, with `wb` = the n weights then b (`Tape::affine`).
     fn affine(ctx: Self, wb: &[Self], x: &[Self]) -> Self;
+    /// act(Σ wₖxₖ + b) over runs laid out as for `affine` (`Tape::neuron`).
+    fn neuron(ctx: Self, wb: &[Self], x: &[Self], act: Activation) -> Self;
 }
 
 impl<'t> Scalar for Var<'t> {
@@ -115,6 +117,10 @@ impl<'t> Scalar for Var<'t> {
     fn affine(ctx: Self, wb: &[Self], x: &[Self]) -> Self {
         let (wb, x) = (Run::new(wb).expect("a run"), Run::new(x).expect("a run"));
         ctx.tape().affine(wb, x)
+    }
+    fn neuron(ctx: Self, wb: &[Self], x: &[Self], act: Activation) -> Self {
+        let (wb, x) = (Run::new(wb).expect("a run"), Run::new(x).expect("a run"));
+        ctx.tape().neuron(wb, x, act)
     }
 }
 
@@ -190,6 +196,16 @@ impl Scalar for f64 {
     fn affine(_: Self, wb: &[Self], x: &[Self]) -> Self {
         tapegrad::dot_value(&wb[..x.len()], x) + wb[x.len()]
     }
+    /// `act(dot_value(weights, inputs) + b)` with the activations above, as `Tape::neuron`
+    /// documents (the value of `affine(..).relu()` and so on).
+    fn neuron(ctx: Self, wb: &[Self], x: &[Self], act: Activation) -> Self {
+        let z = Self::affine(ctx, wb, x);
+        match act {
+            Activation::Relu => Scalar::relu(z),
+            Activation::Tanh => Scalar::tanh(z),
+            Activation::Sigmoid => Scalar::sigmoid(z),
+        }
+    }
 }
 
 /// The set of leaves (bit `k` for leaf `k`) a node depends on.
@@ -250,10 +266,14 @@ impl Scalar for Deps {
     fn affine(ctx: Self, wb: &[Self], x: &[Self]) -> Self {
         Self::dot(ctx, wb, x)
     }
+    fn neuron(ctx: Self, wb: &[Self], x: &[Self], _: Activation) -> Self {
+        Self::dot(ctx, wb, x)
+    }
 }
 
 /// One step of a program: an operation and raw parent picks (reduced modulo the number of
-/// nodes so far) and a raw pick of a constant.
+/// nodes so far) and a raw pick of a constant (for `Smooth` and `Deep` programs, of the
+/// variant of op 25: affine or a neuron with one of the three activations).
 #[derive(Clone, Debug)]
 pub struct Step {
     pub op: u8,
@@ -289,7 +309,7 @@ impl Kind {
     pub fn ops(self) -> u8 {
         match self {
             Kind::Smooth | Kind::Deep => 26,
-            Kind::Raw => 33,
+            Kind::Raw => 37,
         }
     }
 }
@@ -329,7 +349,9 @@ pub fn run<T: Scalar>(kind: Kind, leaves: &[T], steps: &[Step]) -> Vec<T> {
         };
         let (p, q, r) = (nodes[a], nodes[s.b % i], nodes[s.c % i]);
         let y = match kind {
-            Kind::Smooth | Kind::Deep => smooth(kind == Kind::Deep, s.op % kind.ops(), p, q, r),
+            Kind::Smooth | Kind::Deep => {
+                smooth(kind == Kind::Deep, s.op % kind.ops(), s.k, p, q, r)
+            }
             Kind::Raw => raw(s.op % kind.ops(), s.k, p, q, r),
         };
         nodes.push(y);
@@ -337,7 +359,7 @@ pub fn run<T: Scalar>(kind: Kind, leaves: &[T], steps: &[Step]) -> Vec<T> {
     nodes
 }
 
-fn smooth<T: Scalar>(deep: bool, op: u8, p: T, q: T, r: T) -> T {
+fn smooth<T: Scalar>(deep: bool, op: u8, k: usize, p: T, q: T, r: T) -> T {
     match op {
         0 => p + q,
         1 => p - q,
@@ -382,11 +404,35 @@ fn smooth<T: Scalar>(deep: bool, op: u8, p: T, q: T, r: T) -> T {
             let x = [r.cos(), p * 0.5];
             T::dot_run(p, &w, &x)
         }
-        25 => {
-            let wb = [p.tanh(), q.sin(), r.cos()];
-            let x = [p * 0.5, q + 1.0];
-            T::affine(p, &wb, &x)
-        }
+        // A neuron's worth of runs: Σ w·x + b alone, or a whole neuron in one node. The variant
+        // rides on `k` (otherwise unused here) rather than on new op numbers, so the op count
+        // stays 26 and the seeds saved in properties.proptest-regressions still generate the
+        // programs they were saved for.
+        25 => match k % 4 {
+            0 => {
+                let wb = [p.tanh(), q.sin(), r.cos()];
+                let x = [p * 0.5, q + 1.0];
+                T::affine(p, &wb, &x)
+            }
+            1 => {
+                let wb = [p.tanh(), q.sin(), r.cos()];
+                let x = [p * 0.5, q + 1.0];
+                T::neuron(p, &wb, &x, Activation::Tanh)
+            }
+            2 => {
+                let wb = [p.tanh(), q.sin(), r.cos()];
+                let x = [p * 0.5, q + 1.0];
+                T::neuron(p, &wb, &x, Activation::Sigmoid)
+            }
+            _ => {
+                // relu away from its kink: |w·x| ≤ |tanh p| + |sin q| ≤ 2 and b = r² + 2.5, so
+                // the pre-activation is at least 0.5. r² is recorded first so wb is a run.
+                let r2 = r * r;
+                let wb = [p.tanh(), q.sin(), r2 + 2.5];
+                let x = [p.cos(), q.sigmoid()];
+                T::neuron(p, &wb, &x, Activation::Relu)
+            }
+        },
         _ => unreachable!("op {op} out of range"),
     }
 }
@@ -442,6 +488,34 @@ fn raw<T: Scalar>(op: u8, k: usize, p: T, q: T, r: T) -> T {
             let wb = [q * r, -p, r.relu()];
             let x = [p.sqrt(), q / r];
             T::affine(p, &wb, &x)
+        }
+        // Whole neurons in one node, on the operands of every kind of value.
+        33 => {
+            let wb = [q * r, -p, r.relu()];
+            let x = [p.sqrt(), q / r];
+            T::neuron(p, &wb, &x, Activation::Relu)
+        }
+        34 => {
+            let wb = [p * c, q.exp(), -r];
+            let x = [r.recip(), p + c];
+            T::neuron(p, &wb, &x, Activation::Tanh)
+        }
+        35 => {
+            let wb = [p.abs(), q - r, r * c];
+            let x = [q.ln(), p.exp()];
+            T::neuron(p, &wb, &x, Activation::Sigmoid)
+        }
+        // A layer of two neurons over the same inputs (their outputs are a run) feeding a third:
+        // a neuron node fans out, and its upstream gradient comes from another neuron.
+        36 => {
+            let wb = [p - q, q * c, r.sin()];
+            let x = [r.exp(), p.relu()];
+            let h = [
+                T::neuron(p, &wb, &x, Activation::Relu),
+                T::neuron(p, &wb, &x, Activation::Tanh),
+            ];
+            let v = [q.cos(), -r, p * q];
+            T::neuron(p, &v, &h, Activation::Sigmoid) + h[0]
         }
         _ => unreachable!("op {op} out of range"),
     }

@@ -5,10 +5,10 @@
 
 use proptest::prelude::*;
 use tapegrad::check::{self, Config, Report};
-use tapegrad::{Run, Tape, Var};
+use tapegrad::{Activation, Run, Tape, Var};
 
 use crate::programs::{self, Kind, Program};
-use crate::util::same;
+use crate::util::{ACTIVATIONS, same};
 
 /// |x| log-uniform in [lo, hi].
 fn magnitude(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
@@ -30,6 +30,21 @@ fn wide() -> impl Strategy<Value = f64> {
 /// well below ~50 for a component whose gradient is small to be checked at 1e-5.
 fn moderate() -> impl Strategy<Value = f64> {
     prop_oneof![-10.0..=10.0, signed(1e-3, 10.0)]
+}
+
+/// A neuron's operands for up to 7 inputs: the weights then the bias, and the inputs.
+fn weights_and_inputs() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
+    (0..8usize).prop_flat_map(|n| {
+        (
+            prop::collection::vec(moderate(), n + 1),
+            prop::collection::vec(moderate(), n),
+        )
+    })
+}
+
+/// The checker's leaves as a run (an empty slice is no run: record an empty one).
+fn run<'t>(t: &'t Tape, v: &[Var<'t>]) -> Run<'t> {
+    Run::new(v).unwrap_or_else(|| t.run(&[]))
 }
 
 fn passed(r: &Report, what: &str) -> Result<(), TestCaseError> {
@@ -252,17 +267,9 @@ proptest! {
     }
 
     #[test]
-    fn dot_run_and_affine(
-        (wb, xs) in (0..8usize).prop_flat_map(|n| {
-            (prop::collection::vec(moderate(), n + 1), prop::collection::vec(moderate(), n))
-        }),
-    ) {
+    fn dot_run_and_affine((wb, xs) in weights_and_inputs()) {
         let n = xs.len();
         let point: Vec<f64> = wb.iter().chain(&xs).copied().collect();
-        // Runs of the checker's leaves (an empty slice is no run: record an empty one).
-        fn run<'t>(t: &'t Tape, v: &[Var<'t>]) -> Run<'t> {
-            Run::new(v).unwrap_or_else(|| t.run(&[]))
-        }
         let r = check::gradient(|t, v| t.affine(run(t, &v[..=n]), run(t, &v[n + 1..])), &point);
         passed(&r, "affine")?;
         // d/dw_k = x_k, d/db = 1, d/dx_k = w_k, exactly.
@@ -273,6 +280,53 @@ proptest! {
         // Overlapping runs: Σ v_k·v_{k+1}.
         let r = check::gradient(|t, v| t.dot_run(run(t, &v[..n]), run(t, &v[1..=n])), &point);
         passed(&r, "dot_run, overlapping")?;
+    }
+
+    #[test]
+    fn neuron((wb, xs) in weights_and_inputs()) {
+        let n = xs.len();
+        let point: Vec<f64> = wb.iter().chain(&xs).copied().collect();
+        // The pre-activation, as `Tape::affine` documents it.
+        let z = tapegrad::dot_value(&wb[..n], &xs) + wb[n];
+        for act in ACTIVATIONS {
+            // relu only away from its kink: a step changes z by at most
+            // h·max(|w|, |x|, 1) ≤ 1e-6·10·10 = 1e-4 (moderate values are ≤ 10).
+            if act == Activation::Relu && z.abs() < 1e-3 {
+                continue;
+            }
+            let r = check::gradient(
+                |t, v| t.neuron(run(t, &v[..=n]), run(t, &v[n + 1..]), act),
+                &point,
+            );
+            passed(&r, &format!("neuron {act:?}"))?;
+            // Exactly: g_z·(x, 1, w), with g_z the activation's slope at its value y (relu:
+            // 1 or 0 by the select; tanh: 1 − y²; sigmoid: (1 − y)·y).
+            let y = r.value;
+            let gz = match act {
+                Activation::Relu => if y <= 0.0 { 0.0 } else { 1.0 },
+                Activation::Tanh => 1.0 - y * y,
+                Activation::Sigmoid => (1.0 - y) * y,
+            };
+            let want: Vec<f64> = xs
+                .iter()
+                .chain([&1.0])
+                .chain(&wb[..n])
+                .map(|&v| gz * v)
+                .collect();
+            prop_assert!(
+                r.analytic.iter().zip(&want).all(|(&a, &w)| a == w),
+                "{:?}: {:?} vs {:?}", act, r.analytic, want
+            );
+        }
+        // Inputs that are not leaves (a run of tanh nodes) and a neuron feeding a neuron.
+        let r = check::gradient(|t, v| {
+            let h: Vec<Var> = v[n + 1..].iter().map(|&x| x.tanh()).collect();
+            let h1 = t.neuron(run(t, &v[..=n]), run(t, &h), Activation::Tanh);
+            let h2 = t.neuron(run(t, &v[..=n]), run(t, &h), Activation::Sigmoid);
+            let v2 = t.run(&[0.5, -1.5, 0.25]);
+            t.neuron(v2, Run::new(&[h1, h2]).unwrap(), Activation::Tanh) * h1
+        }, &point);
+        passed(&r, "two layers")?;
     }
 
     #[test]
@@ -352,9 +406,13 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
+    // With the h / h/4 agreement check too: powers of powers (p³, then squared by op 20) have
+    // third derivatives large enough that the central difference at h is off by more than
+    // the tolerance (seed cba94e4b… in the regressions file: scaled error 1.017e-5, found by a
+    // 20,000-case run; the two estimates disagree there, so the point is skipped).
     #[test]
     fn random_programs(program in programs::program(Kind::Smooth, -2.0..=2.0, 2..=4, 1..=10)) {
-        check_program(Kind::Smooth, &program, false)?;
+        check_program(Kind::Smooth, &program, true)?;
     }
 
     #[test]

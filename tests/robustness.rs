@@ -1,14 +1,15 @@
 //! Robustness: arbitrary `f64` leaves (NaN, ±inf, ±0, subnormals, huge and tiny numbers) and
 //! random programs over every operation, poles and kinks included. Nothing panics, values are
 //! the plain `f64` evaluation bit for bit, backward is deterministic, and leaves the root does
-//! not depend on get exactly +0.
+//! not depend on get exactly +0. And `Tape::neuron` against what it documents it is,
+//! `affine` then the activation as a node of its own: the same bits, for any input.
 
 use proptest::prelude::*;
-use tapegrad::{AnomalyKind, Tape};
+use tapegrad::{Activation, AnomalyKind, Run, Tape, Var};
 
 use crate::programs::{self, Deps, Kind};
 use crate::reference::RefTape;
-use crate::util::{bitwise_eq, same};
+use crate::util::{ACTIVATIONS, activate, bitwise_eq, same};
 
 /// Any f64 at all, or one of the specials, or an ordinary number.
 fn any_f64() -> impl Strategy<Value = f64> {
@@ -115,4 +116,224 @@ proptest! {
         let well_formed = dot.starts_with("digraph") && dot.trim_end().ends_with('}');
         prop_assert!(well_formed, "{}", dot);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `Tape::neuron` is `affine` then the activation, bit for bit.
+
+/// Where a neuron's output goes, so its upstream gradient is not just 1.
+#[derive(Clone, Copy, Debug)]
+enum Downstream {
+    /// The neuron is the root: upstream 1.
+    Root,
+    /// `h·s + h`: used twice, upstream s + 1 (0 at s = −1, inf, NaN, …).
+    Twice,
+    /// `(h·h)·s`: one product with itself, upstream 2hs.
+    Square,
+    /// `sum([h, h, s]).tanh()`: an n-ary node with a repeated operand, then a squash.
+    SumTanh,
+    /// A second layer: two neurons over the same inputs (the second with the activation
+    /// `other`) make a run, and a third neuron (activation `act`) with weights
+    /// `(s, s2, b2)` reads it.
+    Layer,
+}
+
+const DOWNSTREAMS: [Downstream; 5] = [
+    Downstream::Root,
+    Downstream::Twice,
+    Downstream::Square,
+    Downstream::SumTanh,
+    Downstream::Layer,
+];
+
+/// Everything one side of the comparison computes.
+struct Side {
+    /// The neuron's value and the root's.
+    values: [f64; 2],
+    /// d root / d (weights then bias, inputs, s, s2, b2, the neuron).
+    grads: Vec<f64>,
+    /// Whether `backward_checked` from the root succeeded, and if so with the same bits as
+    /// `backward`.
+    checked_ok: bool,
+}
+
+/// Records the neuron `act(wb·x + b)` on a fresh tape, fused (`Tape::neuron`) or as
+/// `affine` then the activation as its own node, feeds it to `down`, and differentiates.
+fn neuron_side(
+    wb: &[f64],
+    x: &[f64],
+    [s, s2, b2]: [f64; 3],
+    act: Activation,
+    other: Activation,
+    down: Downstream,
+    fused: bool,
+) -> Side {
+    let tape = Tape::new();
+    let (wr, xr) = (tape.run(wb), tape.run(x));
+    let extra = tape.run(&[s, s2, b2]);
+    let s = extra.get(0);
+    // A layer's neurons: with the composite, every pre-activation first, so the outputs are a
+    // run (as the `mlp` crate records them).
+    let layer = |acts: &[Activation]| -> Vec<Var> {
+        if fused {
+            acts.iter().map(|&a| tape.neuron(wr, xr, a)).collect()
+        } else {
+            let z: Vec<Var> = acts.iter().map(|_| tape.affine(wr, xr)).collect();
+            z.iter().zip(acts).map(|(&z, &a)| activate(z, a)).collect()
+        }
+    };
+    let (h, root) = match down {
+        Downstream::Root => {
+            let h = layer(&[act])[0];
+            (h, h)
+        }
+        Downstream::Twice => {
+            let h = layer(&[act])[0];
+            (h, h * s + h)
+        }
+        Downstream::Square => {
+            let h = layer(&[act])[0];
+            (h, (h * h) * s)
+        }
+        Downstream::SumTanh => {
+            let h = layer(&[act])[0];
+            (h, tape.sum([h, h, s]).tanh())
+        }
+        Downstream::Layer => {
+            let hs = layer(&[other, act]);
+            let hr = Run::new(&hs).expect("a layer's outputs are a run");
+            let v = extra.slice(0..3);
+            let out = if fused {
+                tape.neuron(v, hr, act)
+            } else {
+                activate(tape.affine(v, hr), act)
+            };
+            (hs[1], out)
+        }
+    };
+    let g = root.backward();
+    let mut grads = g.wrt_run(wr);
+    grads.extend(g.wrt_run(xr));
+    grads.extend(g.wrt_run(extra));
+    grads.push(g[h]);
+    let checked_ok = match root.backward_checked() {
+        Ok(c) => {
+            assert!(bitwise_eq(c.as_slice(), g.as_slice()), "checked ≠ plain");
+            true
+        }
+        Err(_) => false,
+    };
+    Side {
+        values: [h.value(), root.value()],
+        grads,
+        checked_ok,
+    }
+}
+
+/// Compares the two sides; `Err` describes the first difference.
+fn compare_neuron(
+    wb: &[f64],
+    x: &[f64],
+    extra: [f64; 3],
+    act: Activation,
+    other: Activation,
+    down: Downstream,
+) -> Result<(), String> {
+    let fused = neuron_side(wb, x, extra, act, other, down, true);
+    let composite = neuron_side(wb, x, extra, act, other, down, false);
+    let at = format!("{act:?} ({other:?}), {down:?}, wb = {wb:?}, x = {x:?}, extra = {extra:?}");
+    for (k, (&a, &b)) in fused.values.iter().zip(&composite.values).enumerate() {
+        if !same(a, b) {
+            return Err(format!("{at}: value {k}: neuron {a:?}, composite {b:?}"));
+        }
+    }
+    for (k, (&a, &b)) in fused.grads.iter().zip(&composite.grads).enumerate() {
+        if !same(a, b) {
+            return Err(format!("{at}: gradient {k}: neuron {a:?}, composite {b:?}"));
+        }
+    }
+    // Anomaly detection may differ only one way: the composite also checks its pre-activation
+    // nodes, so it can fail where the neuron succeeds, never the reverse.
+    if composite.checked_ok && !fused.checked_ok {
+        return Err(format!("{at}: the neuron's checked backward fails alone"));
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn neuron_is_affine_then_activation(
+        (wb, xs) in (0..5usize).prop_flat_map(|n| {
+            (prop::collection::vec(any_f64(), n + 1), prop::collection::vec(any_f64(), n))
+        }),
+        extra in [any_f64(), any_f64(), any_f64()],
+        act in prop::sample::select(ACTIVATIONS.to_vec()),
+        other in prop::sample::select(ACTIVATIONS.to_vec()),
+    ) {
+        for down in DOWNSTREAMS {
+            let r = compare_neuron(&wb, &xs, extra, act, other, down);
+            prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        }
+    }
+}
+
+#[test]
+fn neuron_is_affine_then_activation_at_every_special() {
+    // Every combination of one weight, one input and the bias from the specials (so dead and
+    // live relus, saturated tanh and sigmoid, 0·inf, inf − inf, overflow of the product and of
+    // the sum from finite operands), with upstream gradients 1, 0, ±inf, NaN and huge ones,
+    // through every downstream shape.
+    const SPECIALS: [f64; 14] = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        2.5,
+        -20.0,
+        1000.0,
+        1e-310,
+        f64::MAX,
+        f64::MIN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        -746.0,
+    ];
+    let ups = [
+        [1.0, 0.5, -0.25],
+        [-1.0, 1.0, 0.0],
+        [f64::INFINITY, -1.0, 1e300],
+        [f64::NAN, 0.0, -0.0],
+        [1e300, f64::NEG_INFINITY, 2.0],
+    ];
+    let mut failures = Vec::new();
+    let mut turn = 0;
+    for w in SPECIALS {
+        for x in SPECIALS {
+            for b in SPECIALS {
+                for act in ACTIVATIONS {
+                    // The root alone (upstream 1; `extra` is unused); `h·s + h` with every
+                    // upstream; the other shapes with one upstream each, in turn.
+                    let mut cases = vec![(Downstream::Root, ups[0])];
+                    cases.extend(ups.iter().map(|&u| (Downstream::Twice, u)));
+                    for down in [Downstream::Square, Downstream::SumTanh, Downstream::Layer] {
+                        turn += 1;
+                        cases.push((down, ups[turn % ups.len()]));
+                    }
+                    for (down, extra) in cases {
+                        let other = ACTIVATIONS[turn % 3];
+                        if let Err(e) = compare_neuron(&[w, b], &[x], extra, act, other, down) {
+                            failures.push(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences, the first: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
 }

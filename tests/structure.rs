@@ -1,9 +1,9 @@
 //! The tape's structure and bookkeeping: reuse, idempotent backward, unreachable nodes, node
 //! counts, compound assignment, `clear`, the bulk helpers, labels and `Debug`.
 
-use tapegrad::{Grads, Run, Tape, Var};
+use tapegrad::{Activation, Grads, Run, Tape, Var};
 
-use crate::util::{assert_all_same, assert_same, bitwise_eq};
+use crate::util::{ACTIVATIONS, assert_all_same, assert_same, bitwise_eq};
 
 #[test]
 fn reused_nodes_accumulate() {
@@ -501,6 +501,69 @@ fn runs() {
     assert_eq!(g.wrt_run(x), vec![2.0, 4.0, 6.0]);
     assert_eq!(g.wrt_run(r), vec![1.0, -2.0, 4.0, 1.0]);
     assert_eq!(g.wrt_run(h), vec![1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn neuron_over_runs() {
+    let tape = Tape::new();
+    let r = tape.run(&[1.0, 2.0, 3.0, 4.0]);
+    // One node per neuron, whatever the activation; a neuron of no inputs is act(bias).
+    let empty = tape.run(&[]);
+    let b = r.slice(3..4);
+    for act in ACTIVATIONS {
+        let before = tape.len();
+        let h = tape.neuron(b, empty, act);
+        assert_eq!((tape.len(), h.index()), (before + 1, before), "{act:?}");
+        let want = match act {
+            Activation::Relu => 4.0,
+            Activation::Tanh => f64::tanh(4.0),
+            Activation::Sigmoid => 1.0 / (1.0 + f64::exp(-4.0)),
+        };
+        assert_same(h.value(), want, &format!("{act:?}(b)"));
+        let g = h.backward();
+        // d act(b)/db is the activation's slope at b, and nothing else is reached.
+        let slope = match act {
+            Activation::Relu => 1.0,
+            Activation::Tanh => 1.0 - want * want,
+            Activation::Sigmoid => (1.0 - want) * want,
+        };
+        assert_all_same(&g.wrt_run(r), &[0.0, 0.0, 0.0, slope], &format!("{act:?}"));
+    }
+    // Overlapping runs: w = (r0, r1, r2), b = r3, x = (r0, r1, r2): z = Σ r² + r3 = 18, relu
+    // passes it; dz/dr = (2r0, 2r1, 2r2, 1).
+    let h = tape.neuron(r, r.slice(0..3), Activation::Relu);
+    assert_eq!(h.value(), 18.0);
+    assert_eq!(h.backward().wrt_run(r), vec![2.0, 4.0, 6.0, 1.0]);
+    // Shifted: w = (r1, r2), b = r3, x = (r0, r1): z = r1·r0 + r2·r1 + r3 = 2 + 6 + 4 = 12;
+    // dz/dr = (r1, r0 + r2, r1, 1) = (2, 4, 2, 1).
+    let h = tape.neuron(r.slice(1..4), r.slice(0..2), Activation::Relu);
+    assert_eq!(h.value(), 12.0);
+    assert_eq!(h.backward().wrt_run(r), vec![2.0, 4.0, 2.0, 1.0]);
+    // A run of non-leaves as inputs, as in `runs`: z = 13, relu passes it, d/dx_k = 2·r_k.
+    let x = tape.run(&[0.5, -1.0, 2.0]);
+    let hx: Vec<Var> = x.iter().map(|v| v * 2.0).collect();
+    let hx = Run::new(&hx).expect("recorded one after another");
+    let h = tape.neuron(r, hx, Activation::Relu);
+    assert_eq!(h.value(), 13.0);
+    let g = h.backward();
+    assert_eq!(g.wrt_run(x), vec![2.0, 4.0, 6.0]);
+    assert_eq!(g.wrt_run(r), vec![1.0, -2.0, 4.0, 1.0]);
+    // A layer: neurons recorded one after another are a run, the next layer's input.
+    // h = (relu(13), relu(−13)) with the second neuron's weights negated; out = 1·h0 + 1·h1 + 0.
+    let neg = tape.run(&[-1.0, -2.0, -3.0, -4.0]);
+    let layer = [
+        tape.neuron(r, hx, Activation::Relu),
+        tape.neuron(neg, hx, Activation::Relu),
+    ];
+    let layer = Run::new(&layer).expect("a layer's outputs are a run");
+    let v = tape.run(&[1.0, 1.0, 0.0]);
+    let out = tape.neuron(v, layer, Activation::Relu);
+    assert_eq!(out.value(), 13.0);
+    let g = out.backward();
+    // The dead second neuron passes nothing: d out/d neg = 0, d out/d r as before.
+    assert_eq!(g.wrt_run(neg), vec![0.0; 4]);
+    assert_eq!(g.wrt_run(r), vec![1.0, -2.0, 4.0, 1.0]);
+    assert_eq!(g.wrt_run(v), vec![13.0, 0.0, 1.0]);
 }
 
 #[test]

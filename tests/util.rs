@@ -1,4 +1,20 @@
-//! Comparison helpers shared by the test modules.
+//! Comparison helpers shared by the test modules, and the activations of `Tape::neuron`.
+
+use tapegrad::{Activation, Var};
+
+/// Every [`Activation`], for tests that cover `Tape::neuron` with each one.
+pub const ACTIVATIONS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Sigmoid];
+
+/// `act` applied as its own node: the second half of `tape.affine(w, x).relu()` (or `.tanh()`,
+/// `.sigmoid()`), the composite `Tape::neuron` must equal bit for bit. No `_ =>` arm, so a new
+/// activation does not compile until it is covered here.
+pub fn activate<'t>(z: Var<'t>, act: Activation) -> Var<'t> {
+    match act {
+        Activation::Relu => z.relu(),
+        Activation::Tanh => z.tanh(),
+        Activation::Sigmoid => z.sigmoid(),
+    }
+}
 
 /// Whether `a` and `b` are the same `f64`: bitwise equal, so −0 and +0 differ, except that any
 /// NaN matches any NaN (payloads are not part of any contract).

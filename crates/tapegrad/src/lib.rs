@@ -95,9 +95,9 @@
 //! ## Panics
 //!
 //! Misuse panics, in release builds too, with a message that names the problem: a [`Var`] of
-//! another tape in an operator, in [`Tape::sum`] / [`Tape::dot`] or as an index into
-//! [`Grads`]; [`Tape::dot`] with slices of different lengths; more than [`MAX_NODES`] nodes on
-//! one tape. Checks run before anything is written, so a tape is consistent after a caught
+//! another tape in an operator, in [`Tape::sum`] / [`Tape::dot`], in a [`Run`] given to
+//! [`Tape::dot_run`] / [`Tape::affine`] / [`Tape::neuron`], or as an index into [`Grads`];
+//! slices or runs of mismatched lengths; more than [`MAX_NODES`] nodes on one tape. Checks run before anything is written, so a tape is consistent after a caught
 //! panic.
 //!
 //! ## Checking gradients

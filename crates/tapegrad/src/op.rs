@@ -89,7 +89,8 @@ const _: () = assert!(std::mem::size_of::<Op>() <= 16);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Activation {
-    /// `max(z, 0)` as [`Var::relu`](crate::Var::relu) computes it (NaN passes through).
+    /// `z` if `z ≥ 0`, else 0, as [`Var::relu`](crate::Var::relu) computes it: a select, so
+    /// NaN passes through (where `f64::max(NaN, 0.0)` would be 0).
     Relu,
     /// `tanh(z)`, as [`Var::tanh`](crate::Var::tanh).
     Tanh,

@@ -601,6 +601,8 @@ impl Tape {
     /// for [`Tape::affine`]. Its value and gradients are those of
     /// `tape.affine(w, x).relu()` (or `.tanh()`, `.sigmoid()`) bit for bit, PyTorch's
     /// conventions included, at half the nodes: the pre-activation is not a node of its own.
+    /// So [`Var::backward_checked`] sees only the neuron's output: a pre-activation that
+    /// overflowed to −inf under a ReLU (output 0) is not reported, as the `affine` node would be.
     ///
     /// ```
     /// use tapegrad::{Activation, Tape};
@@ -610,7 +612,7 @@ impl Tape {
     /// let h = tape.neuron(wb, x, Activation::Relu);
     /// assert_eq!(h.value(), 2.5);
     /// assert_eq!(h.backward().wrt_run(wb), vec![3.0, 4.0, 1.0]);
-    /// // A dead ReLU passes no gradient, as `affine(..).relu()` would not.
+    /// // A dead ReLU passes no gradient, exactly as `affine(..).relu()` does not.
     /// let dead = tape.neuron(wb, tape.run(&[-3.0, 4.0]), Activation::Relu);
     /// assert_eq!(dead.backward().wrt_run(wb), vec![0.0; 3]);
     /// ```

@@ -8,11 +8,17 @@
 //! zero learning rate keeps the workload the same at every step (which ReLUs are dead, which
 //! samples are inside the margin) while still doing the update's arithmetic. Compare medians
 //! within one run: `cargo bench --bench parallel`.
+//!
+//! `independent_halves` is the machine's own ceiling for the 2-thread figures: two 1-thread
+//! trainers, each on half the batch, run side by side in a scope, sharing nothing. How close
+//! `threads/2` comes to it is what the trainer's splitting costs; how far it is from half of
+//! `threads/1` is the machine's (on the virtual machines this was written on, that varies
+//! between runs).
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use mlp::{Mlp, Optimizer, Schedule, TrainConfig, Trainer, datasets};
+use mlp::{Dataset, Mlp, Optimizer, Schedule, StepReport, TrainConfig, Trainer, datasets};
 
 /// Steps per measured training run.
 const STEPS: usize = 20;
@@ -28,6 +34,12 @@ fn config(threads: usize) -> TrainConfig {
     }
 }
 
+/// A `STEPS`-step training run on a new trainer.
+fn train(model: &mut Mlp, data: &Dataset, threads: usize) -> Vec<StepReport> {
+    let mut trainer = Trainer::new(config(threads));
+    trainer.train(model, data, |_| {}).unwrap()
+}
+
 fn bench_training_runs(c: &mut Criterion) {
     for (batch, thread_counts) in [(100, &[1][..]), (1_000, &[1, 2]), (10_000, &[1, 2])] {
         let data = datasets::two_moons(batch, 0.1, 1337);
@@ -38,9 +50,19 @@ fn bench_training_runs(c: &mut Criterion) {
         for &threads in thread_counts {
             let mut model = Mlp::new(2, &[16, 16, 1], 1337);
             group.bench_function(BenchmarkId::new("threads", threads), |b| {
+                b.iter(|| black_box(train(&mut model, &data, threads)))
+            });
+        }
+        if thread_counts.contains(&2) {
+            let half = datasets::two_moons(batch / 2, 0.1, 1337);
+            let mut models = [0, 1].map(|_| Mlp::new(2, &[16, 16, 1], 1337));
+            group.bench_function("independent_halves", |b| {
                 b.iter(|| {
-                    let mut trainer = Trainer::new(config(threads));
-                    black_box(trainer.train(&mut model, &data, |_| {}).unwrap())
+                    let [m0, m1] = &mut models;
+                    std::thread::scope(|s| {
+                        s.spawn(|| black_box(train(m1, &half, 1)));
+                        black_box(train(m0, &half, 1));
+                    })
                 })
             });
         }

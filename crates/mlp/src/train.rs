@@ -55,7 +55,9 @@ pub struct TrainConfig {
     /// ([`std::thread::available_parallelism`], looked up once by [`Trainer::new`]).
     ///
     /// Losses, gradients and parameters do not depend on it, bit for bit (see
-    /// [`Trainer`]'s "Data parallelism" section), so it is a speed setting only.
+    /// [`Trainer`]'s "Data parallelism" section), so it is a speed setting only. Threads
+    /// that wait for the next step poll for a while before they sleep, so more threads than
+    /// cores only take CPU time from the ones with work.
     #[cfg_attr(feature = "serde", serde(default = "default_threads"))]
     pub threads: usize,
     /// Samples per chunk (at least 1; default [`TrainConfig::DEFAULT_CHUNK_SIZE`]).

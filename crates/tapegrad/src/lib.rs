@@ -80,6 +80,7 @@
 //! | `abs` | sgn(x) | abs'(0) = 0 |
 //! | `recip` | −y² | `recip(0)` gradient −inf |
 //! | `sin`, `cos` | cos x, −sin x | |
+//! | `affine`, `neuron` | as `dot` then `+ b`, then the activation's row | `neuron` equals `affine` then the activation bit for bit |
 //!
 //! Two places where results can differ from PyTorch's in the last bit or the sign of a zero:
 //! gradients accumulate from +0, so a gradient that is exactly zero is +0 where PyTorch,
@@ -97,8 +98,8 @@
 //! Misuse panics, in release builds too, with a message that names the problem: a [`Var`] of
 //! another tape in an operator, in [`Tape::sum`] / [`Tape::dot`], in a [`Run`] given to
 //! [`Tape::dot_run`] / [`Tape::affine`] / [`Tape::neuron`], or as an index into [`Grads`];
-//! slices or runs of mismatched lengths; more than [`MAX_NODES`] nodes on one tape. Checks run before anything is written, so a tape is consistent after a caught
-//! panic.
+//! slices or runs of mismatched lengths; more than [`MAX_NODES`] nodes on one tape. Checks
+//! run before anything is written, so a tape is consistent after a caught panic.
 //!
 //! ## Checking gradients
 //!

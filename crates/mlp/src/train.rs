@@ -2,7 +2,7 @@
 //! (the threads kept for a whole run), the chunks' results summed in chunk order.
 
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvError, SyncSender, TryRecvError};
@@ -602,9 +602,8 @@ impl Job {
 
     /// Chunk `index`'s sample indices and labels.
     fn chunk(&self, index: usize) -> (&[usize], &[f64]) {
-        let start = index * self.chunk_size;
-        let end = (start + self.chunk_size).min(self.indices.len());
-        (&self.indices[start..end], &self.labels[start..end])
+        let span = chunk_span(index, self.chunk_size, self.indices.len());
+        (&self.indices[span.clone()], &self.labels[span])
     }
 
     /// The next chunk for whichever thread asks first, or `None` once only the last chunk
@@ -635,6 +634,11 @@ impl Job {
             longest: self.longest,
         }
     }
+}
+
+/// The positions in the batch of chunk `index`, for chunks of `size` in a batch of `n`.
+fn chunk_span(index: usize, size: usize, n: usize) -> Range<usize> {
+    index * size..((index + 1) * size).min(n)
 }
 
 /// A spawned worker's results for one step: per chunk it recorded, the chunk's number and
@@ -952,7 +956,7 @@ impl Trainer {
         // Chunk `index` with its own result slots: whichever thread records a chunk, its
         // results land in the same place.
         let mut record_here = |index: usize| {
-            let span = index * size..((index + 1) * size).min(n);
+            let span = chunk_span(index, size, n);
             let chunk = Chunk {
                 index,
                 samples: &indices[span.clone()],
@@ -1008,12 +1012,12 @@ impl Trainer {
                         .expect("a training worker thread has stopped (it panicked)");
                     let (mut g, mut s) = (0, 0);
                     for &(index, out) in &outbox.done {
-                        let start = index * size;
-                        let len = ((index + 1) * size).min(n) - start;
+                        let span = chunk_span(index, size, n);
+                        let len = span.len();
                         chunk_out[index] = out;
                         chunk_grads[index * p..(index + 1) * p]
                             .copy_from_slice(&outbox.grads[g..g + p]);
-                        scores[start..start + len].copy_from_slice(&outbox.scores[s..s + len]);
+                        scores[span].copy_from_slice(&outbox.scores[s..s + len]);
                         (g, s) = (g + p, s + len);
                     }
                     link.outbox = outbox;

@@ -1074,14 +1074,14 @@ impl Trainer {
         })
     }
 
-    /// [`Trainer::step`] with the workers of `pool`.
+    /// [`Trainer::step`] with the workers of `pool`, once [`Trainer::check`] has passed (for a
+    /// whole run: neither the data nor the model's shape can change while it is borrowed).
     fn step_in(
         &mut self,
         model: &mut Mlp,
         data: &Dataset,
         pool: Option<&mut Pool>,
     ) -> Result<StepReport, TrainError> {
-        self.check(model, data)?;
         if let Some(n) = self.opt.size()
             && n != model.num_parameters()
         {

@@ -66,7 +66,11 @@ pub struct Tape {
 }
 
 pub(crate) struct Inner {
+    /// One value per node: its length is the tape's.
     pub(crate) values: Vec<f64>,
+    /// One operation per node, and past the tape's length `Leaf`s or stale operations that
+    /// are never read: it is kept at least as long as `values` has capacity (`fit_ops`), so a
+    /// push writes an initialized slot and one length (`values`'), not two.
     pub(crate) ops: Vec<Op>,
     /// Operand ids of `SumList` and `DotList` nodes.
     pub(crate) operands: Vec<u32>,
@@ -96,13 +100,18 @@ pub(crate) struct Inner {
 impl Inner {
     fn update_room(&mut self) {
         self.room = if self.detect_anomaly {
-            self.ops.len()
+            self.values.len()
         } else {
-            self.values
-                .capacity()
-                .min(self.ops.capacity())
-                .min(self.limit)
+            self.values.capacity().min(self.ops.len()).min(self.limit)
         };
+    }
+
+    /// Extends `ops` with `Leaf`s to cover every slot `values` has room for.
+    fn fit_ops(&mut self) {
+        let room = self.values.capacity();
+        if self.ops.len() < room {
+            self.ops.resize(room, Op::Leaf);
+        }
     }
 
     /// The slow path of `Tape::push`: grows the buffers, enforces the node limit and records
@@ -110,12 +119,13 @@ impl Inner {
     #[cold]
     #[inline(never)]
     fn push_slow(&mut self, op: Op, value: f64, here: &'static Location<'static>) {
-        let id = self.ops.len();
+        let id = self.values.len();
         if id >= self.limit {
             too_many_nodes(self.limit);
         }
         self.values.push(value);
-        self.ops.push(op);
+        self.fit_ops();
+        self.ops[id] = op;
         if self.detect_anomaly {
             self.locations.push(Some(here));
         }
@@ -183,7 +193,9 @@ impl Tape {
                 spare: Vec::new(),
             }),
         };
-        tape.inner.get_mut().update_room();
+        let t = tape.inner.get_mut();
+        t.fit_ops();
+        t.update_room();
         tape
     }
 
@@ -212,7 +224,7 @@ impl Tape {
     /// assert_eq!(tape.len(), 3);
     /// ```
     pub fn len(&self) -> usize {
-        self.with(|t| t.ops.len())
+        self.with(|t| t.values.len())
     }
 
     /// The bytes the tape's buffers hold (their capacity, not just what is in use).
@@ -263,7 +275,6 @@ impl Tape {
     pub fn clear(&mut self) {
         let t = self.inner.get_mut();
         t.values.clear();
-        t.ops.clear();
         t.operands.clear();
         t.labels.clear();
         t.locations.clear();
@@ -289,7 +300,7 @@ impl Tape {
         let t = self.inner.get_mut();
         t.detect_anomaly = on;
         if on {
-            let n = t.ops.len();
+            let n = t.values.len();
             t.locations.resize(n, None);
         }
         t.update_room();
@@ -310,17 +321,17 @@ impl Tape {
     pub(crate) fn push(&self, op: Op, value: f64) -> Var<'_> {
         let here = Location::caller();
         let id = self.with(|t| {
-            let id = t.ops.len();
+            let id = t.values.len();
             if id < t.room {
-                debug_assert!(t.values.len() == id && id < t.values.capacity());
-                debug_assert!(id < t.ops.capacity());
-                // SAFETY: `room` never exceeds either vector's capacity (`update_room`), and
-                // both vectors have length `id`, so slot `id` is allocated and unused in each.
+                debug_assert!(id < t.values.capacity() && id < t.ops.len());
+                // SAFETY: `room` never exceeds the capacity of `values` nor the length of `ops`
+                // (`update_room`), and `values` has length `id`: slot `id` is allocated and
+                // unused in `values`, and an initialized `Op` (plain data, nothing to drop) in
+                // `ops`.
                 unsafe {
                     t.values.as_mut_ptr().add(id).write(value);
                     t.values.set_len(id + 1);
                     t.ops.as_mut_ptr().add(id).write(op);
-                    t.ops.set_len(id + 1);
                 }
             } else {
                 t.push_slow(op, value, here);
@@ -404,12 +415,13 @@ impl Tape {
     fn extend_leaves(&self, values: &[f64]) -> usize {
         let here = Location::caller();
         self.with(|t| {
-            let start = t.ops.len();
+            let start = t.values.len();
             if values.len() > t.limit.saturating_sub(start) {
                 too_many_nodes(t.limit);
             }
             t.values.extend_from_slice(values);
-            t.ops.resize(start + values.len(), Op::Leaf);
+            t.fit_ops();
+            t.ops[start..start + values.len()].fill(Op::Leaf);
             if t.detect_anomaly {
                 t.locations.resize(start + values.len(), Some(here));
             }
@@ -674,7 +686,7 @@ impl Tape {
     fn reserve_operands(&self, n: usize) -> u32 {
         self.with(|t| {
             let at = t.operands.len();
-            if n > MAX_NODES - at || t.ops.len() >= t.limit {
+            if n > MAX_NODES - at || t.values.len() >= t.limit {
                 too_many_nodes(t.limit);
             }
             at as u32

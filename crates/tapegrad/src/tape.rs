@@ -782,10 +782,6 @@ impl Tape {
                         while i >= 8 && all_zero(&grads[i - 8..i]) {
                             i -= 8;
                         }
-                        // The rest of the run, one at a time, without testing blocks again.
-                        while i > 0 && grads[i - 1] == 0.0 {
-                            i -= 1;
-                        }
                     }
                     if i == 0 {
                         break;

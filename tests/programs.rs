@@ -51,8 +51,11 @@ pub trait Scalar:
     fn dot_run(ctx: Self, w: &[Self], x: &[Self]) -> Self;
     /// Σ wₖxₖ + b over runs, with `wb` = the n weights then b (`Tape::affine`).
     fn affine(ctx: Self, wb: &[Self], x: &[Self]) -> Self;
-    /// act(Σ wₖxₖ + b) over runs laid out as for `affine` (`Tape::neuron`).
-    fn neuron(ctx: Self, wb: &[Self], x: &[Self], act: Activation) -> Self;
+    /// act(Σ wₖxₖ + b) over runs laid out as for `affine` (`Tape::neuron`). By default what
+    /// `Tape::neuron` documents it equals: `affine`, then the activation on its own.
+    fn neuron(ctx: Self, wb: &[Self], x: &[Self], act: Activation) -> Self {
+        crate::util::activate(Self::affine(ctx, wb, x), act)
+    }
 }
 
 impl<'t> Scalar for Var<'t> {
@@ -195,16 +198,6 @@ impl Scalar for f64 {
     /// `dot_value(weights, inputs) + b`, as `Tape::affine` documents.
     fn affine(_: Self, wb: &[Self], x: &[Self]) -> Self {
         tapegrad::dot_value(&wb[..x.len()], x) + wb[x.len()]
-    }
-    /// `act(dot_value(weights, inputs) + b)` with the activations above, as `Tape::neuron`
-    /// documents (the value of `affine(..).relu()` and so on).
-    fn neuron(ctx: Self, wb: &[Self], x: &[Self], act: Activation) -> Self {
-        let z = Self::affine(ctx, wb, x);
-        match act {
-            Activation::Relu => Scalar::relu(z),
-            Activation::Tanh => Scalar::tanh(z),
-            Activation::Sigmoid => Scalar::sigmoid(z),
-        }
     }
 }
 
@@ -409,20 +402,14 @@ fn smooth<T: Scalar>(deep: bool, op: u8, k: usize, p: T, q: T, r: T) -> T {
         // stays 26 and the seeds saved in properties.proptest-regressions still generate the
         // programs they were saved for.
         25 => match k % 4 {
-            0 => {
+            k @ 0..=2 => {
                 let wb = [p.tanh(), q.sin(), r.cos()];
                 let x = [p * 0.5, q + 1.0];
-                T::affine(p, &wb, &x)
-            }
-            1 => {
-                let wb = [p.tanh(), q.sin(), r.cos()];
-                let x = [p * 0.5, q + 1.0];
-                T::neuron(p, &wb, &x, Activation::Tanh)
-            }
-            2 => {
-                let wb = [p.tanh(), q.sin(), r.cos()];
-                let x = [p * 0.5, q + 1.0];
-                T::neuron(p, &wb, &x, Activation::Sigmoid)
+                match k {
+                    0 => T::affine(p, &wb, &x),
+                    1 => T::neuron(p, &wb, &x, Activation::Tanh),
+                    _ => T::neuron(p, &wb, &x, Activation::Sigmoid),
+                }
             }
             _ => {
                 // relu away from its kink: |w·x| ≤ |tanh p| + |sin q| ≤ 2 and b = r² + 2.5, so

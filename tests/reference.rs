@@ -6,8 +6,6 @@
 use std::cell::RefCell;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use tapegrad::Activation;
-
 use crate::programs::Scalar;
 
 #[derive(Clone, Debug)]
@@ -350,15 +348,6 @@ impl Scalar for R<'_> {
         ctx.tape
             .push(Op::Affine(ids(&wb[..n]), ids(x), wb[n].id), value)
     }
-    /// What `Tape::neuron` documents it is: the affine node, then the activation as a node of
-    /// its own (each with PyTorch's rule, no shortcut), so its gradients are those of
-    /// `affine(..).relu()` (or tanh, sigmoid) by construction.
-    fn neuron(ctx: Self, wb: &[Self], x: &[Self], act: Activation) -> Self {
-        let z = Self::affine(ctx, wb, x);
-        match act {
-            Activation::Relu => z.relu(),
-            Activation::Tanh => z.tanh(),
-            Activation::Sigmoid => z.sigmoid(),
-        }
-    }
+    // `neuron`: the trait's default, the affine node and then the activation as a node of its
+    // own (each with PyTorch's rule, no shortcut), what `Tape::neuron` documents it equals.
 }

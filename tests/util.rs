@@ -1,14 +1,17 @@
 //! Comparison helpers shared by the test modules, and the activations of `Tape::neuron`.
 
-use tapegrad::{Activation, Var};
+use tapegrad::Activation;
+
+use crate::programs::Scalar;
 
 /// Every [`Activation`], for tests that cover `Tape::neuron` with each one.
 pub const ACTIVATIONS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 
-/// `act` applied as its own node: the second half of `tape.affine(w, x).relu()` (or `.tanh()`,
-/// `.sigmoid()`), the composite `Tape::neuron` must equal bit for bit. No `_ =>` arm, so a new
-/// activation does not compile until it is covered here.
-pub fn activate<'t>(z: Var<'t>, act: Activation) -> Var<'t> {
+/// `act` applied on its own (on a tape, as a node of its own): the second half of
+/// `tape.affine(w, x).relu()` (or `.tanh()`, `.sigmoid()`), the composite `Tape::neuron` must
+/// equal bit for bit. No `_ =>` arm, so a new activation does not compile until it is covered
+/// here.
+pub fn activate<T: Scalar>(z: T, act: Activation) -> T {
     match act {
         Activation::Relu => z.relu(),
         Activation::Tanh => z.tanh(),

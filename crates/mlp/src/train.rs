@@ -578,22 +578,20 @@ struct Job {
 }
 
 impl Job {
-    fn new(config: &TrainConfig) -> Self {
+    /// A job for `config`, keeping the buffers of `old` (a previous call's) if there is one.
+    fn for_config(old: Option<Job>, config: &TrainConfig) -> Self {
+        let (values, indices, labels) =
+            old.map_or_else(Default::default, |j| (j.values, j.indices, j.labels));
         Job {
-            values: Vec::new(),
-            indices: Vec::new(),
-            labels: Vec::new(),
+            values,
+            indices,
+            labels,
             loss: config.loss,
             l2: config.l2,
             chunk_size: config.chunk_size,
             longest: 0,
             next: AtomicUsize::new(0),
         }
-    }
-
-    fn configure(&mut self, config: &TrainConfig) {
-        (self.loss, self.l2) = (config.loss, config.l2);
-        (self.chunk_size, self.longest) = (config.chunk_size, 0);
     }
 
     fn chunks(&self) -> usize {
@@ -875,9 +873,7 @@ impl Trainer {
             Some(shape) if same_shape(&shape, &model) => shape,
             _ => model.clone(),
         };
-        let mut job = self.job.take().unwrap_or_else(|| Job::new(&self.config));
-        job.configure(&self.config);
-        let job = Arc::new(job);
+        let job = Arc::new(Job::for_config(self.job.take(), &self.config));
         let mut outboxes = std::mem::take(&mut self.outboxes);
         outboxes.resize_with(spawn, Outbox::default);
         let out = std::thread::scope(|s| {

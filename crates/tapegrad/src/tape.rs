@@ -86,8 +86,9 @@ pub(crate) struct Inner {
     /// still gives NaN on the paths PyTorch would visit and unreachable nodes still get 0.
     pub(crate) dirty: bool,
     pub(crate) limit: usize,
-    /// Pushes that fit without the slow path: `min(capacity of values and ops, limit)`, or the
-    /// current length while anomaly detection is on, so the hot path has a single comparison.
+    /// Pushes that fit without the slow path: `min(capacity of values, length of ops, limit)`,
+    /// or the current length while anomaly detection is on, so the hot path has a single
+    /// comparison.
     pub(crate) room: usize,
     /// Operand ids being collected by `Tape::sum`, kept to avoid an allocation per call.
     pub(crate) scratch: Vec<u32>,

@@ -777,11 +777,19 @@ impl Tape {
                             check_operands(i, ops[i], operands, grads)?;
                         }
                     } else {
-                        // Dead ReLUs leave long runs of zero gradients: pass them 8 at a time.
-                        // A zero node adds nothing, so when the 8 below i are all zero now,
-                        // they are final too, each being below only skipped nodes.
+                        // Dead ReLUs leave long runs of zero gradients: pass them 8 at a time,
+                        // then 4 and 2 (fixed steps the loads can run ahead of; the last
+                        // node, if any, goes round the loop). A zero node adds nothing, so
+                        // when the nodes right below i are all zero now, they are final too,
+                        // each being below only skipped nodes.
                         while i >= 8 && all_zero(&grads[i - 8..i]) {
                             i -= 8;
+                        }
+                        if i >= 4 && all_zero(&grads[i - 4..i]) {
+                            i -= 4;
+                        }
+                        if i >= 2 && all_zero(&grads[i - 2..i]) {
+                            i -= 2;
                         }
                     }
                     if i == 0 {

@@ -86,6 +86,13 @@ fn bench_micrograd_graph(c: &mut Criterion) {
             black_box(loss.backward()[p[0]])
         })
     });
+    // Backward alone, on one recording (backward leaves the tape as it is).
+    tape.clear();
+    let p = tape.vars(&params);
+    let loss = record_binary(&tape, &p, &xs, &ys);
+    group.bench_function("backward", |bch| {
+        bch.iter(|| black_box(loss.backward()[p[0]]))
+    });
     group.finish();
 }
 

@@ -1,5 +1,6 @@
 //! Engine throughput: record + backward per node, on a long chain of mixed operations and on
-//! micrograd's demo graph written with binary operations only; anomaly detection off vs on.
+//! micrograd's demo graph written with binary operations only (whose record and backward are
+//! also timed alone); anomaly detection off vs on.
 //!
 //! `cargo bench --bench engine`. Per-node figures: divide the reported time by the node count
 //! printed at the start.

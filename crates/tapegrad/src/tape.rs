@@ -870,9 +870,8 @@ fn all_zero(block: &[f64]) -> bool {
 ///
 /// `v · 0` is ±0 for every finite `v` and NaN for ±inf and NaN, so a sum of such products
 /// is NaN exactly when some value is not finite. Sixteen independent sums, without an early
-/// exit, keep both floating-point pipes busy: the scan runs at about the speed of the cache
-/// it reads from (6.0 µs on a 65,612-value tape, against 7.1 µs for an exponent test on
-/// integer lanes).
+/// exit, keep the floating-point pipes busy: 6.0 µs on a 65,612-value tape, against 7.1 µs
+/// for an exponent test on integer lanes.
 fn all_finite(values: &[f64]) -> bool {
     const LANES: usize = 16;
     let chunks = values.chunks_exact(LANES);

@@ -1,6 +1,6 @@
 //! Helpers shared by the test modules.
 
-use mlp::{Activation, BiasInit, Mlp};
+use mlp::{Activation, BiasInit, Dataset, Mlp, TrainError};
 
 /// A small deterministic generator for test inputs (xorshift64*).
 pub struct Gen(u64);
@@ -40,4 +40,22 @@ pub fn lecture_mlp(seed: u64) -> Mlp {
 
 pub fn bits(v: &[f64]) -> Vec<u64> {
     v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// The step and the message of a `TrainError::NonFinite`; panics on any other error.
+pub fn non_finite(e: TrainError) -> (usize, String) {
+    match e {
+        TrainError::NonFinite { step, what } => (step, what),
+        other => panic!("expected NonFinite, got {other}"),
+    }
+}
+
+/// A 1-1-1 network, h = relu(w1·x), s = w2·h, with w1 tiny and w2 huge, and `samples` copies
+/// of x = 1e10, y = 1: s and the squared loss are finite, but ds/dh·dL/ds = w2·2(s − y)
+/// overflows, and with it dL/dw1.
+pub fn overflowing_first_weight(samples: usize) -> (Mlp, Dataset) {
+    let mut model = Mlp::new(1, &[1, 1], 0);
+    model.set_parameters(&[1e-300, 0.0, 1e300, 0.0]);
+    let data = Dataset::new(vec![vec![1e10]; samples], vec![1.0; samples]);
+    (model, data)
 }

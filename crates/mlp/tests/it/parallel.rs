@@ -6,7 +6,7 @@ use mlp::{
     datasets, evaluate,
 };
 
-use crate::common::bits;
+use crate::common::{bits, non_finite, overflowing_first_weight};
 
 /// Everything a run produces, as bits: the loss curve, the accuracies, the tape lengths and
 /// the final parameters.
@@ -348,13 +348,6 @@ fn a_run_that_fails_with_two_threads_fails_as_on_one_and_leaves_the_trainer_usab
 
 // ---- the non-finite guard with several threads ----
 
-fn non_finite(e: TrainError) -> (usize, String) {
-    match e {
-        TrainError::NonFinite { step, what } => (step, what),
-        other => panic!("expected NonFinite, got {other}"),
-    }
-}
-
 #[test]
 fn a_nan_sample_in_a_later_chunk_stops_a_two_thread_step() {
     let good = datasets::two_moons(200, 0.1, 12);
@@ -393,12 +386,9 @@ fn a_nan_sample_in_a_later_chunk_stops_a_two_thread_step() {
 
 #[test]
 fn an_infinite_gradient_is_caught_with_two_threads() {
-    // As in training.rs: h = relu(w1·x), s = w2·h with w1 tiny and w2 huge; the loss is
-    // finite, dL/dw1 overflows. Here in 10 chunks of 10 identical samples on two threads.
-    let mut model = Mlp::new(1, &[1, 1], 0);
-    model.set_parameters(&[1e-300, 0.0, 1e300, 0.0]);
+    // As in training.rs, in 10 chunks of 10 identical samples on two threads.
+    let (mut model, data) = overflowing_first_weight(100);
     let kept = model.parameters();
-    let data = Dataset::new(vec![vec![1e10]; 100], vec![1.0; 100]);
     let config = TrainConfig {
         loss: Loss::SumSquared,
         l2: 0.0,

@@ -5,7 +5,7 @@ use mlp::{
     datasets, evaluate,
 };
 
-use crate::common::{bits, lecture_mlp};
+use crate::common::{bits, lecture_mlp, non_finite, overflowing_first_weight};
 
 fn run(model: &mut Mlp, data: &Dataset, config: TrainConfig) -> Vec<StepReport> {
     Trainer::new(config).train(model, data, |_| {}).unwrap()
@@ -238,13 +238,6 @@ fn steps_continue_where_they_left_off() {
 
 // ---- the non-finite guard ----
 
-fn non_finite(e: TrainError) -> (usize, String) {
-    match e {
-        TrainError::NonFinite { step, what } => (step, what),
-        other => panic!("expected NonFinite, got {other}"),
-    }
-}
-
 #[test]
 fn a_nan_loss_stops_training_with_the_step_and_keeps_the_parameters() {
     let good = datasets::lecture_toy();
@@ -280,12 +273,8 @@ fn a_nan_loss_stops_training_with_the_step_and_keeps_the_parameters() {
 
 #[test]
 fn an_infinite_gradient_is_caught_before_the_update() {
-    // 1-1-1 network: h = relu(w1·x), s = w2·h. With w1 tiny and w2 huge, s and the loss are
-    // finite but ds/dh·dL/ds = w2·2(s − y) overflows, and with it dL/dw1.
-    let mut model = Mlp::new(1, &[1, 1], 0);
-    model.set_parameters(&[1e-300, 0.0, 1e300, 0.0]);
+    let (mut model, data) = overflowing_first_weight(1);
     let kept = model.parameters();
-    let data = Dataset::new(vec![vec![1e10]], vec![1.0]);
     let config = TrainConfig {
         loss: Loss::SumSquared,
         l2: 0.0,

@@ -6,8 +6,13 @@
 //! conventions at kinks, poles and overflow (see the crate docs, "Numeric conventions").
 
 /// One recorded node's operation. Operands are node ids on the same tape, always smaller than
-/// the id of the node that uses them. At most 16 bytes, so a node costs 24 bytes with its value.
+/// the id of the node that uses them. 16 bytes, so a node costs 24 bytes with its value.
+///
+/// `repr(u8)` fixes the layout that [`Op::words`] writes: the tag in byte 0, a one-byte field
+/// in byte 1, `u32` fields at bytes 4, 8 and 12 in the order declared, `Scalar`'s constant at
+/// byte 8.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(u8)]
 pub(crate) enum Op {
     /// An input or a parameter: no operands.
     Leaf,
@@ -65,14 +70,53 @@ pub(crate) enum Op {
     },
     /// act(Σ wᵢ·xᵢ + b) over the runs of [`Op::AffineRange`]: a whole neuron in one node.
     NeuronRange {
+        act: Activation,
         w: u32,
         x: u32,
         len: u32,
-        act: Activation,
     },
 }
 
-const _: () = assert!(std::mem::size_of::<Op>() <= 16);
+const _: () = assert!(std::mem::size_of::<Op>() == 16 && std::mem::align_of::<Op>() == 8);
+
+impl Op {
+    /// The node's 16 bytes as two words, padding zeroed: what a push stores. A typed `Op` is
+    /// stored a field at a time, since padding splits its fields (three to five stores), and
+    /// the push is bound by its loads and stores. Recording micrograd's graph, standalone:
+    /// 97.5–99 µs instead of 101.5–103 µs.
+    #[inline(always)]
+    pub(crate) fn words(self) -> [u64; 2] {
+        // SAFETY: a `repr(u8)` enum's first byte is its tag.
+        let tag = unsafe { *(&raw const self).cast::<u8>() };
+        let head = |byte1: u8, a: u32| u64::from(tag) | u64::from(byte1) << 8 | u64::from(a) << 32;
+        let pair = |lo: u32, hi: u32| u64::from(lo) | u64::from(hi) << 32;
+        match self {
+            Op::Leaf => [head(0, 0), 0],
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
+                [head(0, a), u64::from(b)]
+            }
+            Op::Neg(a)
+            | Op::Exp(a)
+            | Op::Ln(a)
+            | Op::Tanh(a)
+            | Op::Sigmoid(a)
+            | Op::Relu(a)
+            | Op::Sqrt(a)
+            | Op::Abs(a)
+            | Op::Recip(a)
+            | Op::Sin(a)
+            | Op::Cos(a) => [head(0, a), 0],
+            Op::Scalar(op, a, c) => [head(op as u8, a), c.to_bits()],
+            Op::SumRange { start: a, len }
+            | Op::SumList { at: a, len }
+            | Op::DotList { at: a, len } => [head(0, a), u64::from(len)],
+            Op::DotRange { w, x, len } | Op::AffineRange { w, x, len } => {
+                [head(0, w), pair(x, len)]
+            }
+            Op::NeuronRange { act, w, x, len } => [head(act as u8, w), pair(x, len)],
+        }
+    }
+}
 
 /// The nonlinearity of a neuron recorded as one node by [`Tape::neuron`](crate::Tape::neuron).
 ///
@@ -88,6 +132,7 @@ const _: () = assert!(std::mem::size_of::<Op>() <= 16);
 /// assert_eq!(tape.neuron(wb, x, Activation::Tanh).value(), (-1.25f64).tanh());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Activation {
     /// `z` if `z ≥ 0`, else 0, as [`Var::relu`](crate::Var::relu) computes it: a select, so
     /// NaN passes through (where `f64::max(NaN, 0.0)` would be 0).
@@ -324,6 +369,7 @@ fn sgn(x: f64) -> f64 {
 
 /// Operations between a recorded node `x` and an `f64` constant `c`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum ScalarOp {
     /// x + c (also x − c, stored as x + (−c), which IEEE defines to be the same number).
     AddConst,
@@ -452,6 +498,109 @@ impl Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every variant once, with distinct fields (high bits set, to catch sign extension).
+    fn every_op() -> Vec<Op> {
+        let (a, b, c) = (0x8123_4567, 0xfedc_ba98, u32::MAX);
+        let mut ops = vec![
+            Op::Leaf,
+            Op::Add(a, b),
+            Op::Sub(b, a),
+            Op::Mul(a, c),
+            Op::Div(c, b),
+            Op::Neg(a),
+            Op::Exp(b),
+            Op::Ln(c),
+            Op::Tanh(a),
+            Op::Sigmoid(b),
+            Op::Relu(c),
+            Op::Sqrt(a),
+            Op::Abs(b),
+            Op::Recip(c),
+            Op::Sin(a),
+            Op::Cos(b),
+            Op::SumRange { start: a, len: b },
+            Op::SumList { at: b, len: a },
+            Op::DotRange { w: a, x: b, len: c },
+            Op::DotList { at: c, len: a },
+            Op::AffineRange { w: b, x: c, len: a },
+        ];
+        for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+            ops.push(Op::NeuronRange {
+                act,
+                w: c,
+                x: a,
+                len: b,
+            });
+        }
+        let scalar = [
+            ScalarOp::AddConst,
+            ScalarOp::SubFrom,
+            ScalarOp::MulConst,
+            ScalarOp::DivConst,
+            ScalarOp::DivInto,
+            ScalarOp::Powf,
+            ScalarOp::Powi,
+        ];
+        for (op, k) in
+            scalar
+                .into_iter()
+                .zip([-0.0, 1.5, f64::NAN, f64::INFINITY, -1e300, 3.0, 2.0])
+        {
+            ops.push(Op::Scalar(op, b, k));
+        }
+        ops
+    }
+
+    /// `Tape`'s push stores `op.words()` in place of `op`: they must be its representation.
+    #[test]
+    fn words_are_the_operations_representation() {
+        let ops = every_op();
+        // A new variant does not compile here until it has a number, and fails the count
+        // below until `every_op` lists it.
+        let variant = |op: &Op| match op {
+            Op::Leaf => 0,
+            Op::Add(..) => 1,
+            Op::Sub(..) => 2,
+            Op::Mul(..) => 3,
+            Op::Div(..) => 4,
+            Op::Neg(_) => 5,
+            Op::Exp(_) => 6,
+            Op::Ln(_) => 7,
+            Op::Tanh(_) => 8,
+            Op::Sigmoid(_) => 9,
+            Op::Relu(_) => 10,
+            Op::Sqrt(_) => 11,
+            Op::Abs(_) => 12,
+            Op::Recip(_) => 13,
+            Op::Sin(_) => 14,
+            Op::Cos(_) => 15,
+            Op::Scalar(..) => 16,
+            Op::SumRange { .. } => 17,
+            Op::SumList { .. } => 18,
+            Op::DotRange { .. } => 19,
+            Op::DotList { .. } => 20,
+            Op::AffineRange { .. } => 21,
+            Op::NeuronRange { .. } => 22,
+        };
+        let covered: std::collections::BTreeSet<i32> = ops.iter().map(variant).collect();
+        assert_eq!(covered.len(), 23, "every_op must list every variant");
+        for op in ops {
+            let mut slot = std::mem::MaybeUninit::<Op>::uninit();
+            // SAFETY: what this test checks. The tag is `op`'s own, so a field at a wrong
+            // offset gives another `Op` of the same variant, which the comparison shows.
+            let back = unsafe {
+                slot.as_mut_ptr().cast::<[u64; 2]>().write(op.words());
+                slot.assume_init()
+            };
+            match (back, op) {
+                (Op::Scalar(o1, a1, c1), Op::Scalar(o2, a2, c2)) => {
+                    assert_eq!((o1, a1, c1.to_bits()), (o2, a2, c2.to_bits()));
+                }
+                _ => assert_eq!(back, op),
+            }
+        }
+    }
 
     /// `Activation::backward` passes NaN as the unary rule's input: that is only sound while
     /// the rules of relu, tanh and sigmoid read the output alone.

@@ -119,14 +119,16 @@ impl Inner {
     /// the location for anomaly detection.
     #[cold]
     #[inline(never)]
-    fn push_slow(&mut self, op: Op, value: f64, here: &'static Location<'static>) {
+    fn push_slow(&mut self, op: [u64; 2], value: f64, here: &'static Location<'static>) {
         let id = self.values.len();
         if id >= self.limit {
             too_many_nodes(self.limit);
         }
         self.values.push(value);
         self.fit_ops();
-        self.ops[id] = op;
+        // SAFETY: `fit_ops` makes `ops` as long as the capacity of `values`, which now holds
+        // node `id`; `op` is an `Op`'s representation (`Op::words`).
+        unsafe { self.ops.as_mut_ptr().add(id).cast::<[u64; 2]>().write(op) };
         if self.detect_anomaly {
             self.locations.push(Some(here));
         }
@@ -321,6 +323,9 @@ impl Tape {
     #[track_caller]
     pub(crate) fn push(&self, op: Op, value: f64) -> Var<'_> {
         let here = Location::caller();
+        // Words, not the `Op`, go to the slow path too: given `op`, the compiler assembles it
+        // in memory before the branch.
+        let op = op.words();
         let id = self.with(|t| {
             let id = t.values.len();
             if id < t.room {
@@ -328,11 +333,11 @@ impl Tape {
                 // SAFETY: `room` never exceeds the capacity of `values` nor the length of `ops`
                 // (`update_room`), and `values` has length `id`: slot `id` is allocated and
                 // unused in `values`, and an initialized `Op` (plain data, nothing to drop) in
-                // `ops`.
+                // `ops`, 8-aligned, which `op` (an `Op`'s representation) overwrites.
                 unsafe {
                     t.values.as_mut_ptr().add(id).write(value);
                     t.values.set_len(id + 1);
-                    t.ops.as_mut_ptr().add(id).write(op);
+                    t.ops.as_mut_ptr().add(id).cast::<[u64; 2]>().write(op);
                 }
             } else {
                 t.push_slow(op, value, here);

@@ -81,9 +81,9 @@ const _: () = assert!(std::mem::size_of::<Op>() == 16 && std::mem::align_of::<Op
 
 impl Op {
     /// The node's 16 bytes as two words, padding zeroed: what a push stores. A typed `Op` is
-    /// stored a field at a time, since padding splits its fields (three to five stores), and
-    /// the push is bound by its loads and stores. Recording micrograd's graph, standalone:
-    /// 97.5–99 µs instead of 101.5–103 µs.
+    /// stored a field at a time, since padding splits its fields (three stores for a binary
+    /// operation, up to five), and the push is bound by its loads and stores. Recording
+    /// micrograd's graph, standalone: 97.5–99 µs instead of 101.5–103 µs.
     #[inline(always)]
     pub(crate) fn words(self) -> [u64; 2] {
         // SAFETY: a `repr(u8)` enum's first byte is its tag.
@@ -587,8 +587,10 @@ mod tests {
         assert_eq!(covered.len(), 23, "every_op must list every variant");
         for op in ops {
             let mut slot = std::mem::MaybeUninit::<Op>::uninit();
-            // SAFETY: what this test checks. The tag is `op`'s own, so a field at a wrong
-            // offset gives another `Op` of the same variant, which the comparison shows.
+            // SAFETY: what this test checks. Bytes 0 and 1 (the tag, a `ScalarOp` or an
+            // `Activation`) are `op`'s own, so while the other fields stay clear of them, a
+            // field at a wrong offset gives another `Op` of the same variant, which the
+            // comparison below shows.
             let back = unsafe {
                 slot.as_mut_ptr().cast::<[u64; 2]>().write(op.words());
                 slot.assume_init()

@@ -396,3 +396,26 @@ proptest! {
         prop_assert!(spec.iter().all(|b| b.1) || g.as_slice().contains(&0.0));
     }
 }
+
+/// Pins the sweep's order of additions for a node whose gradient comes from consumers one, two
+/// and four nodes above it. The clean sweep keeps the two nodes below the current one in
+/// registers (`Carry` in tape.rs); a sum formed in any other order than the buffer's
+/// `((0 + 1e16) + 1) + 1` gives 1e16 + 2 here instead of 1e16.
+#[test]
+fn near_and_far_contributions_add_in_sweep_order() {
+    let tape = Tape::new();
+    let x = tape.var(3.0);
+    let near = x * 1.0; // one above x
+    let next = x * 1.0; // two above x
+    let _gap = tape.var(0.0);
+    let far = x * 1e16; // four above x: its 1e16 is added first
+    let root = near + next + far;
+    let g = root.backward();
+    assert_eq!(g[x].to_bits(), 1e16f64.to_bits(), "got {:?}", g[x]);
+    assert_eq!([g[near], g[next], g[far]], [1.0; 3]);
+
+    let reference = RefTape::default();
+    let rx = reference.var(3.0);
+    let rroot = rx * 1.0 + rx * 1.0 + rx * 1e16;
+    assert_eq!(reference.grads(rroot)[rx.id()].to_bits(), g[x].to_bits());
+}

@@ -771,8 +771,13 @@ impl Tape {
             let (vals, ops, operands) = (&t.values[..=root], &t.ops[..=root], &t.operands[..]);
             let grads = &mut grads[..=root];
             if !t.dirty && all_finite(vals) {
+                let at = |grads: &[f64], k: usize| grads.get(k).copied().unwrap_or(0.0);
                 let (mut i, mut g) = (root, 1.0);
-                let mut carry = Carry::below(grads, i);
+                let mut carry = Carry {
+                    node: i,
+                    g1: at(grads, i.wrapping_sub(1)),
+                    g2: at(grads, i.wrapping_sub(2)),
+                };
                 loop {
                     // SAFETY: i ≤ root, the last index of `grads`.
                     unsafe { *grads.get_unchecked_mut(i) = g };
@@ -804,7 +809,8 @@ impl Tape {
                             i -= 2;
                         }
                         if i != from {
-                            carry = Carry::below(grads, i);
+                            (carry.g1, carry.g2) =
+                                (at(grads, i.wrapping_sub(1)), at(grads, i.wrapping_sub(2)));
                         }
                     }
                     if i == 0 {
@@ -813,7 +819,7 @@ impl Tape {
                     i -= 1;
                     g = carry.g1;
                     carry.g1 = carry.g2;
-                    carry.g2 = grad_or_zero(grads, i.wrapping_sub(2));
+                    carry.g2 = at(grads, i.wrapping_sub(2));
                 }
             } else {
                 let reached = &mut t.reached;
@@ -958,24 +964,6 @@ struct Carry {
     g2: f64,
 }
 
-impl Carry {
-    /// At `node`, holding the buffer's gradients of the two nodes below it.
-    #[inline(always)]
-    fn below(grads: &[f64], node: usize) -> Self {
-        Carry {
-            node,
-            g1: grad_or_zero(grads, node.wrapping_sub(1)),
-            g2: grad_or_zero(grads, node.wrapping_sub(2)),
-        }
-    }
-}
-
-/// `grads[k]`, or 0 past the end (below node 0, `k` wraps around).
-#[inline(always)]
-fn grad_or_zero(grads: &[f64], k: usize) -> f64 {
-    grads.get(k).copied().unwrap_or(0.0)
-}
-
 impl Sink for Carry {
     #[inline(always)]
     unsafe fn add(&mut self, grads: &mut [f64], k: u32, d: f64) {
@@ -1000,7 +988,12 @@ impl Sink for Carry {
             grads[n - 2] = self.g2;
         }
         let out = f(grads);
-        *self = Carry::below(grads, n);
+        if n >= 1 {
+            self.g1 = grads[n - 1];
+        }
+        if n >= 2 {
+            self.g2 = grads[n - 2];
+        }
         out
     }
 }

@@ -39,29 +39,12 @@ impl Tape {
             }
             let (vals, ops, operands) = t.nodes(root);
             grads[root] = 1.0;
-            let mut buf = Buffer {
-                vals,
-                grads,
-                skip_zero: clean,
+            // One loop, compiled twice so neither copy tests `clean` per node.
+            let result = if clean {
+                reverse_loop::<true, CHECKED>(vals, ops, operands, grads, &mut reached)
+            } else {
+                reverse_loop::<false, CHECKED>(vals, ops, operands, grads, &mut reached)
             };
-            let mut result = Ok(());
-            for i in (0..=root).rev() {
-                let (op, g) = (ops[i], buf.grads[i]);
-                let skip = if clean { g == 0.0 } else { !reached[i] };
-                if skip {
-                    continue;
-                }
-                // SAFETY: `Tape::push` stored node i only after checking that its operands are
-                // nodes below i ≤ root, and `vals` and `grads` both have length root + 1.
-                unsafe { op.backward(g, vals[i], operands, &mut buf) };
-                if !clean {
-                    op.for_each_operand(operands, |p| reached[p as usize] = true);
-                }
-                if CHECKED && let Some(p) = first_non_finite(op, operands, buf.grads) {
-                    result = Err((i as u32, p));
-                    break;
-                }
-            }
             t.reached = reached;
             result
         })
@@ -130,6 +113,53 @@ impl Tape {
     }
 }
 
+/// The loop of [`Tape::sweep`], over nodes `0..=root` (the slices' length) with the root's
+/// gradient seeded. `CLEAN`: every value and local derivative is finite, so nodes with a zero
+/// adjoint are skipped; otherwise the nodes the root does not reach (`reached`) are.
+#[inline(always)]
+fn reverse_loop<const CLEAN: bool, const CHECKED: bool>(
+    vals: &[f64],
+    ops: &[Op],
+    operands: &[u32],
+    grads: &mut [f64],
+    reached: &mut [bool],
+) -> Result<(), (u32, u32)> {
+    let mut buf = Buffer {
+        vals,
+        grads,
+        skip_zero: CLEAN,
+    };
+    let mut i = vals.len();
+    while i > 0 {
+        i -= 1;
+        let g = buf.grads[i];
+        if CLEAN && g == 0.0 {
+            // Dead ReLUs and inactive samples leave long runs of zero adjoints. A zero node
+            // adds nothing, so when the 8 nodes below are zero now they are final too: skip
+            // them as a block, which the branch predictor handles far better than one
+            // unpredictable test per node.
+            while i >= 8 && all_zero(&buf.grads[i - 8..i]) {
+                i -= 8;
+            }
+            continue;
+        }
+        if !CLEAN && !reached[i] {
+            continue;
+        }
+        let op = ops[i];
+        // SAFETY: `Tape::push` stored node i only after checking that its operands are nodes
+        // below i, and `vals` and `grads` both cover nodes 0..=root.
+        unsafe { op.backward(g, vals[i], operands, &mut buf) };
+        if !CLEAN {
+            op.for_each_operand(operands, |p| reached[p as usize] = true);
+        }
+        if CHECKED && let Some(p) = first_non_finite(op, operands, buf.grads) {
+            return Err((i as u32, p));
+        }
+    }
+    Ok(())
+}
+
 /// The first operand of `op` whose gradient is not finite.
 #[cold]
 fn first_non_finite(op: Op, operands: &[u32], grads: &[f64]) -> Option<u32> {
@@ -140,6 +170,12 @@ fn first_non_finite(op: Op, operands: &[u32], grads: &[f64]) -> Option<u32> {
         }
     });
     bad
+}
+
+/// Whether every number in `block` is ±0, without an early exit, so it vectorizes.
+#[inline(always)]
+fn all_zero(block: &[f64]) -> bool {
+    block.iter().fold(0, |acc, g| acc | (g.to_bits() << 1)) == 0
 }
 
 /// Whether every value is finite.

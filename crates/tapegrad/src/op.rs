@@ -134,8 +134,8 @@ impl Op {
                     let (ws, xs) = list(operands, at, 2 * len).split_at(len as usize);
                     for (&wk, &xk) in ws.iter().zip(xs) {
                         let (wv, xv) = (adj.value(wk), adj.value(xk));
-                        adj.add(wk, g * xv);
-                        adj.add(xk, g * wv);
+                        adj.add_product(wk, g, xv);
+                        adj.add_product(xk, g, wv);
                     }
                 }
                 Op::NeuronRange { act, w, x, len } => {
@@ -280,6 +280,14 @@ pub(crate) trait Adjoints<T> {
     ///
     /// As [`Adjoints::value`].
     unsafe fn add(&mut self, k: u32, d: T);
+
+    /// Adds `g·other` to node `k`'s adjoint: a fused node's contribution, which the recorded
+    /// sweep may gather with the node's other products into one `dot` node.
+    ///
+    /// # Safety
+    ///
+    /// As [`Adjoints::value`].
+    unsafe fn add_product(&mut self, k: u32, g: T, other: T);
 
     /// Adds `g` to the adjoints of nodes `start .. start + len`.
     ///

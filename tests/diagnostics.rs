@@ -247,6 +247,29 @@ fn a_neuron_hides_a_non_finite_pre_activation_from_anomaly_detection() {
     }
 }
 
+/// A NaN or infinity born in the recorded backward of `Var::grad` is reported with the op
+/// that made it and the line that called `grad`.
+#[test]
+fn anomaly_in_a_recorded_gradient_names_the_op_and_the_grad_call() {
+    let mut tape = Tape::new();
+    tape.set_detect_anomaly(true);
+    let tape = tape;
+    let x = tape.var(0.0);
+    let y = x.sqrt() * 3.0;
+    let line = line!() + 1;
+    let dy = y.grad(&[x])[0];
+    assert_eq!(dy.value(), f64::INFINITY);
+    let err = (dy * dy).backward_checked().unwrap_err();
+    let AnomalyKind::Value { value } = err.kind else {
+        panic!("expected a non-finite value, got {err}");
+    };
+    assert_eq!(value, f64::INFINITY);
+    // sqrt's derivative is g / (2y): the division by 2·0 makes the infinity.
+    assert_eq!(err.node.op, "/");
+    let location = err.node.location.expect("detection was on");
+    assert_eq!((location.file(), location.line()), (file!(), line), "{err}");
+}
+
 #[test]
 fn anomaly_without_detection_has_no_location() {
     let tape = Tape::new();

@@ -685,3 +685,42 @@ fn dot_of_a_neuron_and_of_constants() {
     ops.sort();
     assert_eq!(ops, vec!["* 2", "+ -1", "powf 3"]);
 }
+
+/// Pins three `to_dot` bugs: a label holding NUL made the whole DOT unreadable, relabelling a
+/// node kept every old label until `clear`, and `Grads` of another tape were drawn silently.
+#[test]
+fn dot_escapes_control_characters_and_keeps_only_the_last_label() {
+    let tape = Tape::new();
+    let x = tape.var(2.0).with_label("first");
+    let x = x.with_label("nul\0and\nnewline");
+    let y = (x * 3.0).with_label("y");
+    let text = y.to_dot(Some(&y.backward()));
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert_eq!(text.lines().count(), text.matches('\n').count());
+    let dot = parse_dot(&text);
+    let labels: Vec<&str> = dot.records.iter().map(|(_, f)| f[0].as_str()).collect();
+    assert!(labels.contains(&r"nul\u0000and\u000anewline"), "{labels:?}");
+    assert!(!labels.contains(&"first"), "{labels:?}");
+    assert_eq!(x.label().as_deref(), Some("nul\0and\nnewline"));
+    // 100,000 relabels of one node keep one label.
+    let before = tape.memory_bytes();
+    for k in 0..100_000 {
+        let _ = x.with_label(&format!("x{k}"));
+    }
+    assert_eq!(x.label().as_deref(), Some("x99999"));
+    assert_eq!(tape.memory_bytes(), before);
+}
+
+#[test]
+#[should_panic(expected = "Var::to_dot was given a Var recorded on another tape")]
+fn dot_with_gradients_of_another_tape_panics() {
+    let (a, b) = (Tape::new(), Tape::new());
+    let x = a.var(1.0);
+    let y = b.var(2.0);
+    let gy = (y * y).backward();
+    // Grads of `b`'s tape, drawn on `a`'s graph: lifetimes allow it, the check refuses it.
+    let _ = (x * x).to_dot(Some(&gy));
+}

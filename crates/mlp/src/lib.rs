@@ -79,8 +79,11 @@
 
 #![warn(missing_docs)]
 
+mod activation;
+mod builder;
 mod data;
 mod error;
+mod layer;
 pub mod loss;
 mod model;
 mod optim;
@@ -90,10 +93,13 @@ mod train;
 #[cfg(feature = "serde")]
 pub mod io;
 
+pub use activation::{Activation, BiasInit};
+pub use builder::MlpBuilder;
 pub use data::{Dataset, datasets};
 pub use error::{ModelError, TrainError};
+pub use layer::{Layer, Neuron};
 pub use loss::Loss;
-pub use model::{Activation, BiasInit, Layer, Mlp, MlpBuilder, Neuron};
+pub use model::Mlp;
 pub use optim::{Optimizer, Schedule};
 pub use train::{StepReport, TrainConfig, Trainer, evaluate};
 

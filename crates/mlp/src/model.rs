@@ -205,15 +205,51 @@ impl Mlp {
     ///
     /// # Panics
     ///
-    /// If `p.len()` differs from [`Mlp::num_parameters`].
+    /// If `p.len()` differs from [`Mlp::num_parameters`] or a value is not finite (NaN or
+    /// ±inf), naming it; the model is then unchanged. [`Mlp::try_set_parameters`] returns
+    /// these as errors.
     #[track_caller]
     pub fn set_parameters(&mut self, p: &[f64]) {
+        if let Err(ModelError::Mismatch(m) | ModelError::Corrupt(m)) = self.try_set_parameters(p) {
+            panic!("Mlp::set_parameters: {m}");
+        }
+    }
+
+    /// [`Mlp::set_parameters`] that returns an error instead of panicking, leaving the model
+    /// unchanged, so a model never holds a NaN or an infinity.
+    ///
+    /// ```
+    /// use mlp::{Mlp, ModelError};
+    /// let mut m = Mlp::new(2, &[3, 1], 0);
+    /// let before = m.clone();
+    /// let mut p = m.parameters();
+    /// p[4] = f64::NAN;
+    /// let err = m.try_set_parameters(&p).unwrap_err();
+    /// assert!(matches!(err, ModelError::Corrupt(_)));
+    /// assert!(err.to_string().contains("parameter 4 (layer 0, neuron 1, weight 1) is NaN"));
+    /// assert_eq!(m, before);
+    /// assert!(matches!(m.try_set_parameters(&[1.0]), Err(ModelError::Mismatch(_))));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::Mismatch`] if `p.len()` differs from [`Mlp::num_parameters`];
+    /// [`ModelError::Corrupt`] naming the first value that is not finite.
+    pub fn try_set_parameters(&mut self, p: &[f64]) -> Result<(), ModelError> {
         let n = self.num_parameters();
-        assert!(
-            p.len() == n,
-            "Mlp::set_parameters: the model has {n} parameters but {} values were given",
-            p.len()
-        );
+        if p.len() != n {
+            return Err(ModelError::Mismatch(format!(
+                "the model has {n} parameters but {} values were given",
+                p.len()
+            )));
+        }
+        if let Some(i) = p.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::Corrupt(format!(
+                "parameter {i} ({}) is {} (parameters must be finite)",
+                self.parameter_name(i),
+                p[i]
+            )));
+        }
         let mut at = 0;
         for neuron in self.layers.iter_mut().flat_map(|l| &mut l.neurons) {
             let k = neuron.w.len();
@@ -221,6 +257,7 @@ impl Mlp {
             neuron.b = p[at + k];
             at += k + 1;
         }
+        Ok(())
     }
 
     /// Where parameter `i` lives, for messages: `layer 0, neuron 3, weight 1` or

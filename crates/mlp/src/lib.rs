@@ -74,8 +74,9 @@
 //!
 //! ## Features
 //!
-//! - `serde`: `Mlp::save` / `Mlp::load` (JSON, written to a temporary file and renamed,
-//!   checked when read, bit-exact round trip) and serde derives on the configuration types.
+//! - `serde`: `Mlp::save` / `Mlp::load` (JSON with a checksum, written to a temporary file
+//!   and renamed, read with a size cap and checked strictly, bit-exact round trip) and serde
+//!   derives on the configuration types.
 
 #![warn(missing_docs)]
 

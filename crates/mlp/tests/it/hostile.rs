@@ -3,6 +3,7 @@
 
 use std::fs;
 
+use mlp::io::temp_path;
 use mlp::{BiasInit, Mlp, ModelError};
 
 use crate::common::bits;
@@ -39,7 +40,8 @@ fn no_single_bit_flip_loads_a_different_model() {
             };
             match loaded {
                 Ok(m) => {
-                    // Only a flip that does not change the model may load (e.g. `e` ↔ `E`).
+                    // Only a flip that leaves the model as it was may load (a 17th digit that
+                    // still parses to the same number).
                     assert_eq!(bits(&m.parameters()), bits(&model.parameters()), "byte {i}");
                     assert_eq!(m, model, "byte {i} bit {bit}");
                     same += 1;
@@ -213,4 +215,205 @@ fn an_endless_file_is_read_up_to_the_limit() {
     );
     let (size, limit, _) = too_large(Mlp::load("/dev/zero").unwrap_err());
     assert_eq!((size, limit), (None, mlp::io::DEFAULT_MAX_BYTES));
+}
+
+// Pins a bug: a valid 250-byte file name failed, the temporary name's suffix passing the
+// 255-byte limit, and the error named the final path.
+#[test]
+fn long_file_names_save() {
+    let dir = TempDir::new("longname");
+    let name = format!("{}.json", "m".repeat(245));
+    assert_eq!(name.len(), 250);
+    let path = dir.file(&name);
+    let model = small_model();
+    model.save(&path).unwrap();
+    assert_eq!(Mlp::load(&path).unwrap(), model);
+    assert_eq!(dir.entries(), vec![name]);
+}
+
+// Pins a bug: every interrupted save left its own `<name>.tmp-<pid>-<n>` behind forever.
+#[test]
+fn a_leftover_temporary_file_is_reused() {
+    let dir = TempDir::new("leftover");
+    let path = dir.file("model.json");
+    let tmp = temp_path(&path);
+    // What a save killed halfway leaves: part of a file, longer than the next one.
+    fs::write(&tmp, vec![b'{'; 100_000]).unwrap();
+    let model = small_model();
+    model.save(&path).unwrap();
+    assert_eq!(dir.entries(), vec!["model.json".to_string()]);
+    assert_eq!(Mlp::load(&path).unwrap(), model);
+}
+
+#[test]
+fn errors_name_the_temporary_file_once() {
+    let dir = TempDir::new("tmperror");
+    let path = dir.file("model.json");
+    let tmp = temp_path(&path);
+    fs::create_dir(&tmp).unwrap();
+    let err = small_model().save(&path).unwrap_err();
+    assert!(matches!(err, ModelError::Io(_)));
+    let text = err.to_string();
+    let tmp_name = tmp.file_name().unwrap().to_str().unwrap();
+    assert_eq!(text.matches(tmp_name).count(), 1, "{text}");
+    assert!(!text.contains("model.json"), "{text}");
+    assert!(!path.exists());
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::fs;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    use std::path::Path;
+
+    use mlp::io::temp_path;
+    use mlp::{Mlp, ModelError};
+
+    use super::small_model;
+    use crate::files::TempDir;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    // Pins a bug: a file with mode 0600 came back 0644 after a save.
+    #[test]
+    fn saving_keeps_the_replaced_files_permissions() {
+        let dir = TempDir::new("perms");
+        let path = dir.file("model.json");
+        for m in [0o600, 0o640, 0o604] {
+            Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(m)).unwrap();
+            small_model().save(&path).unwrap();
+            assert_eq!(mode(&path), m);
+            assert_eq!(Mlp::load(&path).unwrap(), small_model());
+        }
+    }
+
+    // Pins a bug: saving through a link replaced the link with a regular file.
+    #[test]
+    fn saving_through_a_link_writes_the_file_it_points_to() {
+        let dir = TempDir::new("symlink");
+        fs::create_dir(dir.file("real")).unwrap();
+        let target = dir.file("real/model.json");
+        Mlp::new(2, &[3, 1], 0).save(&target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        // A relative link, and an absolute link to that link.
+        let link = dir.file("model.json");
+        symlink("real/model.json", &link).unwrap();
+        let link2 = dir.file("again.json");
+        symlink(&link, &link2).unwrap();
+        for (i, via) in [&link, &link2].into_iter().enumerate() {
+            let model = Mlp::new(2, &[3, 1], 10 + i as u64);
+            model.save(via).unwrap();
+            for p in [&link, &link2] {
+                assert!(fs::symlink_metadata(p).unwrap().file_type().is_symlink());
+            }
+            assert_eq!(Mlp::load(&target).unwrap(), model);
+            assert_eq!(mode(&target), 0o600);
+        }
+        assert_eq!(dir.entries(), vec!["again.json", "model.json", "real"]);
+        assert_eq!(fs::read_dir(dir.file("real")).unwrap().count(), 1);
+
+        // A dangling link: the file it names is created.
+        let dangling = dir.file("dangling.json");
+        symlink("real/new.json", &dangling).unwrap();
+        small_model().save(&dangling).unwrap();
+        assert_eq!(Mlp::load(dir.file("real/new.json")).unwrap(), small_model());
+
+        // A loop of links is an error, not a hang.
+        symlink("loop-b", dir.file("loop-a")).unwrap();
+        symlink("loop-a", dir.file("loop-b")).unwrap();
+        let err = small_model().save(dir.file("loop-a")).unwrap_err();
+        assert!(matches!(err, ModelError::Io(_)));
+        assert!(err.to_string().contains("symbolic links"), "{err}");
+    }
+
+    #[test]
+    fn a_link_planted_as_the_temporary_file_is_not_followed() {
+        let dir = TempDir::new("tmplink");
+        let path = dir.file("model.json");
+        let victim = dir.file("victim.txt");
+        fs::write(&victim, "keep me").unwrap();
+        symlink(&victim, temp_path(&path)).unwrap();
+        let err = small_model().save(&path).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+        assert!(!path.exists());
+    }
+
+    /// Set in the child process of `a_killed_save_leaves_the_old_or_the_new_model`: the file
+    /// it saves to.
+    const CHILD: &str = "MLP_TEST_SAVE_UNTIL_KILLED";
+
+    /// Kills the child if the test fails before it does.
+    struct Killer(std::process::Child);
+
+    impl Drop for Killer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn a_killed_save_leaves_the_old_or_the_new_model() {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        use std::time::{Duration, Instant};
+
+        let models = [Mlp::new(2, &[16, 16, 1], 1), Mlp::new(2, &[16, 16, 1], 2)];
+        if let Some(path) = std::env::var_os(CHILD) {
+            // The child: saves the two models in turn until killed (or a minute has passed).
+            models[0].save(&path).unwrap();
+            // libtest may have written "test <name> ... " on the same line.
+            println!("saving");
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                for m in &models {
+                    m.save(&path).unwrap();
+                }
+            }
+            return;
+        }
+        let dir = TempDir::new("kill");
+        let path = dir.file("model.json");
+        let tmp_name = temp_path(&path)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let exe = std::env::current_exe().unwrap();
+        let test = "hostile::unix::a_killed_save_leaves_the_old_or_the_new_model";
+        for round in 0..12u64 {
+            let child = Command::new(&exe)
+                .args(["--exact", test, "--nocapture", "--test-threads=1"])
+                .env(CHILD, &path)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut child = Killer(child);
+            let out = BufReader::new(child.0.stdout.take().unwrap());
+            let saving = out
+                .lines()
+                .map(Result::unwrap)
+                .any(|l| l.ends_with("saving"));
+            assert!(saving, "the child process did not start saving");
+            // A different moment of a save each round.
+            std::thread::sleep(Duration::from_micros(300 + round * 1_237 % 9_000));
+            drop(child);
+            let loaded = Mlp::load(&path).unwrap();
+            assert!(models.contains(&loaded), "round {round}");
+            let entries = dir.entries();
+            assert!(
+                entries.iter().all(|e| e == "model.json" || *e == tmp_name),
+                "{entries:?}"
+            );
+        }
+        // The next save takes over what a killed one left.
+        models[0].save(&path).unwrap();
+        assert_eq!(dir.entries(), vec!["model.json".to_string()]);
+    }
 }

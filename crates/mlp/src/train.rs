@@ -333,7 +333,7 @@ struct Bufs<'t> {
     sample: SampleBufs<'t>,
 }
 
-/// Buffers for recording samples: inputs, layer outputs, scores and loss stages.
+/// Buffers for recording samples: inputs, layer outputs, scores and loss terms.
 struct SampleBufs<'t> {
     input: Vec<Var<'t>>,
     out: Vec<Var<'t>>,
@@ -405,7 +405,14 @@ fn record_terms<'t>(
     for (out, s) in scores.iter_mut().zip(&bufs.scores) {
         *out = s.value();
     }
-    loss.record_sum(tape, &bufs.scores, labels, &mut bufs.a, &mut bufs.b)
+    bufs.a.clear();
+    bufs.a.extend(
+        bufs.scores
+            .iter()
+            .zip(labels)
+            .map(|(&s, &y)| loss.term(s, y)),
+    );
+    tape.sum(&bufs.a)
 }
 
 /// One worker: a tape and the allocations of its `Vec<Var>` buffers, kept across steps.

@@ -96,6 +96,6 @@ pub use error::{ModelError, TrainError};
 pub use loss::Loss;
 pub use model::{Activation, BiasInit, Layer, Mlp, MlpBuilder, Neuron};
 pub use optim::{Optimizer, Schedule};
-pub use train::{StepReport, TrainConfig, Trainer, evaluate};
+pub use train::{Objective, StepReport, TrainConfig, Trainer, evaluate};
 
 pub use tapegrad;

@@ -475,25 +475,76 @@ impl Trainer {
     }
 }
 
-/// The data loss (without L2) and accuracy of `model` on all of `data`, without a tape.
+/// What training minimises: a data loss plus the L2 term `l2·Σp²`.
+///
+/// A [`Loss`] alone is the objective without L2; a [`TrainConfig`] gives its own loss and
+/// L2 coefficient.
 ///
 /// ```
-/// let data = mlp::datasets::lecture_toy();
-/// let model = mlp::Mlp::new(3, &[4, 1], 0);
-/// let (loss, acc) = mlp::evaluate(&model, &data, mlp::Loss::MaxMargin);
-/// assert!(loss >= 0.0 && (0.0..=1.0).contains(&acc));
+/// use mlp::{Loss, Objective, TrainConfig};
+/// assert_eq!(Objective::from(Loss::Logistic), Objective { loss: Loss::Logistic, l2: 0.0 });
+/// let demo = Objective::from(&TrainConfig::micrograd_demo());
+/// assert_eq!(demo, Objective { loss: Loss::MaxMargin, l2: 1e-4 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Objective {
+    /// The data loss.
+    pub loss: Loss,
+    /// The L2 coefficient (0 for none).
+    pub l2: f64,
+}
+
+impl From<Loss> for Objective {
+    fn from(loss: Loss) -> Self {
+        Objective { loss, l2: 0.0 }
+    }
+}
+
+impl From<&TrainConfig> for Objective {
+    fn from(config: &TrainConfig) -> Self {
+        Objective {
+            loss: config.loss,
+            l2: config.l2,
+        }
+    }
+}
+
+/// The `objective` (loss plus L2 term) and the accuracy of `model` on all of `data`, without
+/// a tape: with a [`TrainConfig`], what its training minimises and reports.
+///
+/// For a dataset of at most [`TrainConfig::chunk_size`] samples the loss is bit for bit
+/// what a full-batch step records; over more chunks it differs in the last bits only (the
+/// chunks' sums are added in another order).
+///
+/// ```
+/// use mlp::{datasets, Loss, Mlp, TrainConfig, Trainer};
+/// let data = datasets::lecture_toy();
+/// let model = Mlp::new(3, &[4, 1], 0);
+/// let config = TrainConfig::micrograd_demo();
+/// let (loss, acc) = mlp::evaluate(&model, &data, &config);
+/// let (recorded, _) = Trainer::new(config).loss_and_gradient(&model, &data)?;
+/// assert_eq!(loss.to_bits(), recorded.to_bits());
+/// assert!((0.0..=1.0).contains(&acc));
+/// // A loss alone leaves the L2 term out.
+/// let (data_loss, _) = mlp::evaluate(&model, &data, Loss::MaxMargin);
+/// assert!(data_loss < loss);
+/// # Ok::<(), mlp::TrainError>(())
 /// ```
 ///
 /// # Panics
 ///
 /// If a row's length is not the model's number of inputs.
 #[track_caller]
-pub fn evaluate(model: &Mlp, data: &Dataset, loss: Loss) -> (f64, f64) {
+pub fn evaluate(model: &Mlp, data: &Dataset, objective: impl Into<Objective>) -> (f64, f64) {
+    let Objective { loss, l2 } = objective.into();
     let scores: Vec<f64> = data.inputs.iter().map(|x| model.predict(x)[0]).collect();
-    (
-        loss.value(&scores, &data.labels),
-        loss::accuracy(&scores, &data.labels),
-    )
+    let mut value = loss.value(&scores, &data.labels);
+    if l2 != 0.0 {
+        // The L2 node's value: dot(p, p) · α.
+        let p = model.parameters();
+        value += tapegrad::dot_value(&p, &p) * l2;
+    }
+    (value, loss::accuracy(&scores, &data.labels))
 }
 
 #[cfg(test)]

@@ -440,3 +440,32 @@ fn minibatches_cover_each_epoch() {
         assert_eq!((r.accuracy * 10.0).round() / 10.0, r.accuracy);
     }
 }
+
+/// `evaluate` with a config returns what training minimises: the data loss plus the L2 term
+/// (it used to leave the L2 term out), the loss a full-batch step records.
+#[test]
+fn evaluate_with_a_config_includes_the_l2_term() {
+    let config = TrainConfig {
+        l2: 0.5,
+        ..TrainConfig::micrograd_demo()
+    };
+    for n in [50, 300] {
+        let data = datasets::two_moons(n, 0.1, 8);
+        let model = Mlp::new(2, &[16, 16, 1], 8);
+        let (objective, acc) = evaluate(&model, &data, &config);
+        let (data_loss, acc2) = evaluate(&model, &data, Loss::MaxMargin);
+        assert_eq!(acc, acc2);
+        let p = model.parameters();
+        let l2: f64 = p.iter().map(|x| x * x).sum::<f64>() * 0.5;
+        assert!((objective - data_loss - l2).abs() < 1e-9 * objective, "{n}");
+        let (recorded, _) = Trainer::new(config.clone())
+            .loss_and_gradient(&model, &data)
+            .unwrap();
+        if n <= TrainConfig::DEFAULT_CHUNK_SIZE {
+            assert_eq!(objective.to_bits(), recorded.to_bits());
+        } else {
+            // Five chunks: their sums are added in another order.
+            assert!((objective - recorded).abs() < 1e-12 * objective, "{n}");
+        }
+    }
+}

@@ -13,7 +13,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mlp::{Mlp, Optimizer, TrainConfig, Trainer, datasets};
+use mlp::{Mlp, Optimizer, Schedule, StepReport, TrainConfig, TrainError, Trainer, datasets};
 
 struct Counting;
 
@@ -127,6 +127,7 @@ fn steps_after_the_first_do_not_allocate() {
     assert!(count < 20, "{count}");
 
     train_grows_its_reports_as_they_come();
+    a_huge_step_count_costs_what_the_steps_run_cost();
 }
 
 /// `train` on one thread: after its first steps, the only allocations between two steps'
@@ -150,4 +151,36 @@ fn train_grows_its_reports_as_they_come() {
     assert!(later.iter().all(|&a| a <= 1), "{later:?}");
     let growths = later.iter().filter(|&&a| a == 1).count();
     assert!(growths <= 8, "{growths} growths in {} steps", later.len());
+}
+
+/// A run whose learning rate diverges stops at the same step, with the same allocations,
+/// whether it was asked for 1,000 steps or `usize::MAX`: nothing is reserved for steps that
+/// were not run. (Regression: `train` reserved `steps` reports up front, so 100 billion
+/// steps aborted the process on a 4 TB allocation instead of returning `NonFinite`.)
+fn a_huge_step_count_costs_what_the_steps_run_cost() {
+    let data = datasets::two_moons(50, 0.1, 1);
+    let run = |steps: usize| -> ((usize, usize), Result<Vec<StepReport>, TrainError>) {
+        let mut model = Mlp::new(2, &[16, 16, 1], 1);
+        let mut t = Trainer::new(TrainConfig {
+            steps,
+            optimizer: Optimizer::Sgd {
+                schedule: Schedule::Constant(1e6),
+            },
+            ..TrainConfig::micrograd_demo()
+        });
+        let before = counters();
+        let result = t.train(&mut model, &data, |_| {});
+        let after = counters();
+        ((after.0 - before.0, after.1 - before.1), result)
+    };
+    let (small_cost, small) = run(1000);
+    let Err(TrainError::NonFinite { step, .. }) = &small else {
+        panic!("the diverging run did not stop: {small:?}");
+    };
+    assert!(*step < 1000);
+    for steps in [100_000_000_000, usize::MAX] {
+        let (cost, result) = run(steps);
+        assert_eq!(result, small, "steps {steps}");
+        assert_eq!(cost, small_cost, "steps {steps}");
+    }
 }

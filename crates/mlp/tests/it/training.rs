@@ -469,3 +469,33 @@ fn evaluate_with_a_config_includes_the_l2_term() {
         }
     }
 }
+
+/// Regression: `train` reserved room for `steps` reports before the first step, so a
+/// diverging run asked for 100 billion steps aborted the process on a 4 TB allocation, and
+/// one asked for `usize::MAX` steps panicked ("capacity overflow"), where a run asked for
+/// 1,000 steps returns `NonFinite`. All three now stop at the same step with the same error.
+#[test]
+fn a_huge_step_count_stops_with_the_error_of_a_short_one() {
+    let data = datasets::two_moons(50, 0.1, 3);
+    let run = |steps| {
+        let mut model = Mlp::new(2, &[16, 16, 1], 3);
+        let mut seen = 0;
+        let config = TrainConfig {
+            steps,
+            optimizer: Optimizer::Sgd {
+                schedule: Schedule::Constant(1e6),
+            },
+            ..TrainConfig::micrograd_demo()
+        };
+        let result = Trainer::new(config).train(&mut model, &data, |_| seen += 1);
+        (result, seen, bits(&model.parameters()))
+    };
+    let short = run(1000);
+    let Err(TrainError::NonFinite { step, .. }) = &short.0 else {
+        panic!("the run did not diverge: {:?}", short.0);
+    };
+    assert!(*step > 0 && *step == short.1, "{step}");
+    for steps in [100_000_000_000, usize::MAX] {
+        assert_eq!(run(steps), short, "steps {steps}");
+    }
+}

@@ -38,9 +38,10 @@ pub struct TrainConfig {
     /// The seed of the mini-batch shuffles (unused for the full batch).
     pub seed: u64,
     /// Threads that record a step's chunks: 1 records them all on the calling thread
-    /// (nothing is spawned); `t > 1` records them on a pool of `t` threads that the
-    /// [`Trainer`](crate::Trainer) starts in the first step with more than one chunk and keeps
-    /// until it is dropped; 0 means one thread per available core
+    /// (nothing is spawned); `t > 1` records them on a pool of `t` threads (at most one per
+    /// chunk of the step that starts it) that the [`Trainer`](crate::Trainer) starts in the
+    /// first step with more than one chunk and keeps until it is dropped; 0 means one thread
+    /// per available core
     /// ([`std::thread::available_parallelism`], looked up once by
     /// [`Trainer::new`](crate::Trainer::new)).
     ///

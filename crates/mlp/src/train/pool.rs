@@ -60,7 +60,9 @@ impl Workers {
         }
     }
 
-    /// The pool, started on first use, if the step has work for more than one thread.
+    /// The pool, started on first use, if the step has work for more than one thread: at
+    /// most one thread per chunk of that step, since every thread's worker is sized for the
+    /// longest chunk.
     fn pool(&mut self, chunks: usize) -> Option<&rayon::ThreadPool> {
         if self.threads == 1 || chunks < 2 {
             return None;
@@ -68,7 +70,7 @@ impl Workers {
         if !self.tried {
             self.tried = true;
             self.pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(self.threads)
+                .num_threads(self.threads.min(chunks))
                 .thread_name(|i| format!("mlp-trainer-{i}"))
                 .build()
                 .ok();
@@ -86,11 +88,9 @@ impl Workers {
         outs: &mut [ChunkOut],
     ) {
         let size = batch.chunk_size;
-        let wanted = if self.pool(outs.len()).is_some() {
-            self.threads
-        } else {
-            1
-        };
+        let wanted = self
+            .pool(outs.len())
+            .map_or(1, rayon::ThreadPool::current_num_threads);
         if self.workers.len() < wanted {
             self.workers.resize_with(wanted, Default::default);
         }

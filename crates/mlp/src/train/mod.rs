@@ -391,8 +391,9 @@ impl Trainer {
     /// Runs steps until [`TrainConfig::steps`] are done (all of them on a new trainer),
     /// calling `on_step` after each, and returns their reports.
     ///
-    /// The reports are collected as the steps complete, so a run that stops early (an
-    /// error) has only reserved room for the steps it ran, whatever `steps` says.
+    /// The reports are collected as the steps complete: the memory they take is in
+    /// proportion to the steps run, whatever [`TrainConfig::steps`] asks for, so a run that
+    /// stops early returns its error even when it was asked for `usize::MAX` steps.
     ///
     /// ```
     /// use mlp::{datasets, Activation, BiasInit, Loss, Mlp, Optimizer, Schedule, TrainConfig, Trainer};

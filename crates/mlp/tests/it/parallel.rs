@@ -102,7 +102,7 @@ fn every_thread_count_gives_bitwise_the_same_run() {
         let one = run(data, &[16, 16, 1], &config);
         // Training did something.
         assert_ne!(one.losses[0], one.losses[config.steps - 1], "{config:?}");
-        for threads in [2, 3, 8, 0] {
+        for threads in [2, 3, 5, 8, 0] {
             let many = run(
                 data,
                 &[16, 16, 1],

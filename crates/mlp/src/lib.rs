@@ -47,8 +47,9 @@
 //!    neuron's parameters and the layer's inputs, checked once; a linear neuron is one
 //!    [`tapegrad::Tape::affine`] node), so the layer's outputs are contiguous and form the
 //!    next layer's input run;
-//! 3. the loss terms stage by stage, their sum (one node), the division by the batch size
-//!    (for the mean losses), and, in chunk 0 only, the L2 term `α·dot(p, p)`.
+//! 3. each sample's loss term right after its forward pass, then their sum (one node), the
+//!    division by the batch size (for the mean losses), and, in chunk 0 only, the L2 term
+//!    `α·dot(p, p)`.
 //!
 //! For micrograd's 2-16-16-1 demo on 100 points that is 4,481 nodes per step over two
 //! chunks, where micrograd's graph has about 65,000. Then `backward` on each chunk's tape,
@@ -56,7 +57,7 @@
 //! gradient and every new parameter are finite, and the update of the `f64`s. The number
 //! of recorded nodes is the same every step (see [`StepReport::tape_len`]).
 //!
-//! With [`TrainConfig::threads`] above 1 the chunks are shared among scoped threads; since
+//! With [`TrainConfig::threads`] above 1 the chunks are shared among a pool of threads; since
 //! the chunk boundaries and the order of the final sums do not depend on the threads, the
 //! results are bitwise the same for every thread count (see [`Trainer`]).
 //!
@@ -102,6 +103,6 @@ pub use layer::{Layer, Neuron};
 pub use loss::Loss;
 pub use model::Mlp;
 pub use optim::{Optimizer, Schedule};
-pub use train::{StepReport, TrainConfig, Trainer, evaluate};
+pub use train::{Objective, StepReport, TrainConfig, Trainer, evaluate};
 
 pub use tapegrad;

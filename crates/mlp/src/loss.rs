@@ -2,9 +2,9 @@
 //!
 //! Every loss is a sum of one term per sample: max-margin `relu(1 − y·s)`, squared error
 //! `(s − y)²`, logistic `softplus(−y·s)`; the "mean" losses divide that sum by the number of
-//! samples. The terms are recorded stage by stage over all samples (every `y·s` node, then
-//! every `1 − ·` node, …), so the last stage is contiguous on the tape and the sum is one
-//! node over a range. [`Loss::value`] computes the same numbers without a tape, bit for bit.
+//! samples. Each loss's term is written once, for any [`Scalar`]: on a recorded
+//! [`Var`] it records the term's nodes, on an `f64` it computes them, so [`Loss::value`]
+//! gives the tape's numbers without a tape, bit for bit. The sum of the terms is one node.
 //!
 //! ```
 //! use mlp::loss;
@@ -20,7 +20,78 @@
 //! assert_eq!(loss::accuracy(&[2.0, 0.5, -3.0], &labels), 2.0 / 3.0);
 //! ```
 
+use std::ops::{Add, Mul, Sub};
+
 use tapegrad::{Tape, Var};
+
+/// A number a loss term is computed on: an `f64`, or a [`Var`] whose operations record
+/// nodes. The losses are written once over this trait, so the tape and the tape-free paths
+/// use one formula and give the same bits.
+///
+/// ```
+/// use mlp::Loss;
+/// let tape = tapegrad::Tape::new();
+/// let on_tape = Loss::Logistic.term(tape.var(0.3), -1.0);
+/// assert_eq!(on_tape.value().to_bits(), Loss::Logistic.term(0.3, -1.0).to_bits());
+/// ```
+pub trait Scalar:
+    Copy + Add<f64, Output = Self> + Sub<f64, Output = Self> + Mul<f64, Output = Self>
+{
+    /// The number itself (a node's value).
+    fn value(self) -> f64;
+    /// `c − self`.
+    fn subtracted_from(self, c: f64) -> Self;
+    /// `max(self, 0)` as the engine computes it (a select: NaN stays NaN).
+    fn relu(self) -> Self;
+    /// `self²`.
+    fn square(self) -> Self;
+    /// `eˢᵉˡᶠ`.
+    fn exp(self) -> Self;
+    /// The natural logarithm.
+    fn ln(self) -> Self;
+}
+
+impl Scalar for f64 {
+    fn value(self) -> f64 {
+        self
+    }
+    fn subtracted_from(self, c: f64) -> Self {
+        c - self
+    }
+    fn relu(self) -> Self {
+        if self < 0.0 { 0.0 } else { self }
+    }
+    fn square(self) -> Self {
+        self.powi(2)
+    }
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn ln(self) -> Self {
+        f64::ln(self)
+    }
+}
+
+impl Scalar for Var<'_> {
+    fn value(self) -> f64 {
+        Var::value(&self)
+    }
+    fn subtracted_from(self, c: f64) -> Self {
+        c - self
+    }
+    fn relu(self) -> Self {
+        Var::relu(self)
+    }
+    fn square(self) -> Self {
+        self.powi(2)
+    }
+    fn exp(self) -> Self {
+        Var::exp(self)
+    }
+    fn ln(self) -> Self {
+        Var::ln(self)
+    }
+}
 
 /// Which data loss a [`Trainer`](crate::Trainer) minimizes.
 ///
@@ -101,73 +172,14 @@ impl Loss {
     /// If the slices differ in length or a score belongs to another tape.
     #[track_caller]
     pub fn record<'t>(self, tape: &'t Tape, scores: &[Var<'t>], labels: &[f64]) -> Var<'t> {
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let sum = self.record_sum(tape, scores, labels, &mut a, &mut b);
-        self.finish(sum, scores.len())
-    }
-
-    /// Records Σ of this loss's per-sample terms (not divided by the count) and returns the
-    /// sum node; `a` and `b` are scratch buffers. Training code sums these over lists of
-    /// sample indices and then calls [`Loss::finish`].
-    #[track_caller]
-    pub(crate) fn record_sum<'t>(
-        self,
-        tape: &'t Tape,
-        scores: &[Var<'t>],
-        labels: &[f64],
-        a: &mut Vec<Var<'t>>,
-        b: &mut Vec<Var<'t>>,
-    ) -> Var<'t> {
-        assert!(
-            scores.len() == labels.len(),
-            "mlp::loss: {} scores but {} labels",
-            scores.len(),
-            labels.len()
-        );
-        a.clear();
-        match self {
-            Loss::MaxMargin => {
-                a.extend(scores.iter().zip(labels).map(|(&s, &y)| s * y));
-                for t in a.iter_mut() {
-                    *t = 1.0 - *t;
-                }
-                for t in a.iter_mut() {
-                    *t = t.relu();
-                }
-            }
-            Loss::SumSquared | Loss::MeanSquared => {
-                a.extend(scores.iter().zip(labels).map(|(&s, &y)| s - y));
-                for t in a.iter_mut() {
-                    *t = t.powi(2);
-                }
-            }
-            Loss::Logistic => {
-                // softplus(z) = ln(e^(z−c) + e^(−c)) + c for any constant c; c = max(z, 0)
-                // keeps every exponent ≤ 0, so nothing overflows, and the gradient is σ(z)
-                // exactly, at z = 0 too. The node count does not depend on the data.
-                b.clear();
-                b.extend(scores.iter().zip(labels).map(|(&s, &y)| s * -y));
-                a.extend(b.iter().map(|&z| z - shift(z.value())));
-                for t in a.iter_mut() {
-                    *t = t.exp();
-                }
-                for (t, z) in a.iter_mut().zip(b.iter()) {
-                    *t += (-shift(z.value())).exp();
-                }
-                for t in a.iter_mut() {
-                    *t = t.ln();
-                }
-                for (t, z) in a.iter_mut().zip(b.iter()) {
-                    *t += shift(z.value());
-                }
-            }
-        }
-        tape.sum(a.iter())
+        check_lengths(scores.len(), labels.len());
+        let terms = scores.iter().zip(labels).map(|(&s, &y)| self.term(s, y));
+        self.finish(tape.sum(terms), scores.len())
     }
 
     /// The loss node from the sum of `n` samples' terms: the sum itself, or the sum / `n`
     /// for the mean losses (an empty batch gives the empty sum, 0).
-    pub(crate) fn finish(self, sum: Var<'_>, n: usize) -> Var<'_> {
+    pub(crate) fn finish<S: Scalar + std::ops::Div<f64, Output = S>>(self, sum: S, n: usize) -> S {
         if self.is_mean() && n > 0 {
             sum / n as f64
         } else {
@@ -175,20 +187,24 @@ impl Loss {
         }
     }
 
-    /// The term of one sample, without a tape (bit for bit the tape's value).
+    /// The term of one sample: recorded when `score` is a [`Var`], computed when it is an
+    /// `f64` (the same bits either way).
     ///
     /// ```
     /// assert_eq!(mlp::Loss::MaxMargin.term(0.25, -1.0), 1.25);
     /// assert_eq!(mlp::Loss::SumSquared.term(3.0, 1.0), 4.0);
     /// assert!((mlp::Loss::Logistic.term(0.0, 1.0) - 2f64.ln()).abs() < 1e-15);
     /// ```
-    pub fn term(self, score: f64, label: f64) -> f64 {
+    pub fn term<S: Scalar>(self, score: S, label: f64) -> S {
         match self {
-            Loss::MaxMargin => relu(1.0 - score * label),
-            Loss::SumSquared | Loss::MeanSquared => (score - label).powi(2),
+            Loss::MaxMargin => (score * label).subtracted_from(1.0).relu(),
+            Loss::SumSquared | Loss::MeanSquared => (score - label).square(),
             Loss::Logistic => {
+                // softplus(z) = ln(e^(z−c) + e^(−c)) + c for any constant c; c = max(z, 0)
+                // keeps every exponent ≤ 0, so nothing overflows, and the gradient is σ(z)
+                // exactly, at z = 0 too. The node count does not depend on the data.
                 let z = score * -label;
-                let c = shift(z);
+                let c = shift(z.value());
                 ((z - c).exp() + (-c).exp()).ln() + c
             }
         }
@@ -211,12 +227,7 @@ impl Loss {
     /// If the slices differ in length.
     #[track_caller]
     pub fn value(self, scores: &[f64], labels: &[f64]) -> f64 {
-        assert!(
-            scores.len() == labels.len(),
-            "mlp::loss: {} scores but {} labels",
-            scores.len(),
-            labels.len()
-        );
+        check_lengths(scores.len(), labels.len());
         let sum = scores
             .iter()
             .zip(labels)
@@ -225,11 +236,7 @@ impl Loss {
                 let t = self.term(s, y);
                 if k == 0 { t } else { acc + t }
             });
-        if self.is_mean() && !scores.is_empty() {
-            sum / scores.len() as f64
-        } else {
-            sum
-        }
+        self.finish(sum, scores.len())
     }
 }
 
@@ -250,9 +257,12 @@ impl std::str::FromStr for Loss {
     }
 }
 
-/// The engine's relu on an `f64` (a select: NaN stays NaN).
-fn relu(x: f64) -> f64 {
-    if x < 0.0 { 0.0 } else { x }
+#[track_caller]
+fn check_lengths(scores: usize, labels: usize) {
+    assert!(
+        scores == labels,
+        "mlp::loss: {scores} scores but {labels} labels"
+    );
 }
 
 /// The constant `max(z, 0)` of the stable softplus (0 for NaN, which then propagates).

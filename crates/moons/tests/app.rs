@@ -374,3 +374,31 @@ fn evaluate_matches_the_loss_a_training_step_records() {
     assert_eq!(loss.to_bits(), report.loss.to_bits());
     assert_eq!(accuracy, report.accuracy);
 }
+
+/// Regression: `Trainer::train` reserved room for every requested step's report up front, so
+/// `--steps 100000000000` aborted the process on a 4 TB allocation instead of stopping with
+/// the training error that a short run gives.
+#[test]
+fn a_huge_step_count_with_a_diverging_rate_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let huge = moons_bin()
+        .args([
+            "--steps",
+            "100000000000",
+            "--lr",
+            "1e6",
+            "--samples",
+            "20",
+            "--quiet",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(huge.status.code(), Some(1), "{huge:?}");
+    let stderr = String::from_utf8_lossy(&huge.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("moons: error: "), "{stderr}");
+    assert!(stderr.contains("training stopped at step "), "{stderr}");
+    assert!(!stderr.contains("memory allocation"), "{stderr}");
+}

@@ -102,7 +102,7 @@ fn every_thread_count_gives_bitwise_the_same_run() {
         let one = run(data, &[16, 16, 1], &config);
         // Training did something.
         assert_ne!(one.losses[0], one.losses[config.steps - 1], "{config:?}");
-        for threads in [2, 3, 8, 0] {
+        for threads in [2, 3, 5, 8, 0] {
             let many = run(
                 data,
                 &[16, 16, 1],
@@ -248,10 +248,10 @@ fn a_zero_chunk_size_is_a_config_error() {
     assert_eq!(t.steps_done(), 0);
 }
 
-// ---- one trainer, its threads kept or spawned anew ----
+// ---- one trainer, its threads and tapes reused across calls ----
 
-/// Everything `ops` produces on one trainer, as bits: `train` runs (one set of threads for
-/// the whole run), single `step`s (threads spawned for the step) and `loss_and_gradient`.
+/// Everything one trainer produces, as bits: single `step`s, `loss_and_gradient` and a
+/// `train` run, all on the same threads and tapes.
 fn mixed_calls(threads: usize) -> Vec<Vec<u64>> {
     let data = datasets::two_moons(400, 0.1, 6);
     let mut model = Mlp::new(2, &[16, 16, 1], 6);
@@ -287,8 +287,8 @@ fn steps_runs_and_gradients_on_one_trainer_agree_across_thread_counts() {
 
 #[test]
 fn a_trainer_reused_on_models_of_other_shapes_records_each_one() {
-    // The spawned threads keep a copy of the model for its shape; a model of another shape
-    // (or the same sizes with another activation) must not be recorded with the old one.
+    // The workers keep their tapes and buffers from one call to the next; a model of another
+    // shape (or the same sizes with another activation) must be recorded as itself.
     let data = datasets::two_moons(300, 0.1, 2);
     let models = [
         Mlp::new(2, &[16, 16, 1], 2),

@@ -440,3 +440,62 @@ fn minibatches_cover_each_epoch() {
         assert_eq!((r.accuracy * 10.0).round() / 10.0, r.accuracy);
     }
 }
+
+/// `evaluate` with a config returns what training minimises: the data loss plus the L2 term
+/// (it used to leave the L2 term out), the loss a full-batch step records.
+#[test]
+fn evaluate_with_a_config_includes_the_l2_term() {
+    let config = TrainConfig {
+        l2: 0.5,
+        ..TrainConfig::micrograd_demo()
+    };
+    for n in [50, 300] {
+        let data = datasets::two_moons(n, 0.1, 8);
+        let model = Mlp::new(2, &[16, 16, 1], 8);
+        let (objective, acc) = evaluate(&model, &data, &config);
+        let (data_loss, acc2) = evaluate(&model, &data, Loss::MaxMargin);
+        assert_eq!(acc, acc2);
+        let p = model.parameters();
+        let l2: f64 = p.iter().map(|x| x * x).sum::<f64>() * 0.5;
+        assert!((objective - data_loss - l2).abs() < 1e-9 * objective, "{n}");
+        let (recorded, _) = Trainer::new(config.clone())
+            .loss_and_gradient(&model, &data)
+            .unwrap();
+        if n <= TrainConfig::DEFAULT_CHUNK_SIZE {
+            assert_eq!(objective.to_bits(), recorded.to_bits());
+        } else {
+            // Five chunks: their sums are added in another order.
+            assert!((objective - recorded).abs() < 1e-12 * objective, "{n}");
+        }
+    }
+}
+
+/// Regression: `train` reserved room for `steps` reports before the first step, so a
+/// diverging run asked for 100 billion steps aborted the process on a 4 TB allocation, and
+/// one asked for `usize::MAX` steps panicked ("capacity overflow"), where a run asked for
+/// 1,000 steps returns `NonFinite`. All three now stop at the same step with the same error.
+#[test]
+fn a_huge_step_count_stops_with_the_error_of_a_short_one() {
+    let data = datasets::two_moons(50, 0.1, 3);
+    let run = |steps| {
+        let mut model = Mlp::new(2, &[16, 16, 1], 3);
+        let mut seen = 0;
+        let config = TrainConfig {
+            steps,
+            optimizer: Optimizer::Sgd {
+                schedule: Schedule::Constant(1e6),
+            },
+            ..TrainConfig::micrograd_demo()
+        };
+        let result = Trainer::new(config).train(&mut model, &data, |_| seen += 1);
+        (result, seen, bits(&model.parameters()))
+    };
+    let short = run(1000);
+    let Err(TrainError::NonFinite { step, .. }) = &short.0 else {
+        panic!("the run did not diverge: {:?}", short.0);
+    };
+    assert!(*step > 0 && *step == short.1, "{step}");
+    for steps in [100_000_000_000, usize::MAX] {
+        assert_eq!(run(steps), short, "steps {steps}");
+    }
+}

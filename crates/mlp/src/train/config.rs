@@ -1,0 +1,191 @@
+//! What to train and how ([`TrainConfig`]), and what a step reports ([`StepReport`]).
+
+use std::fmt;
+
+use crate::{Loss, Optimizer, Schedule, TrainError};
+
+/// What to train and how.
+///
+/// Build it from [`TrainConfig::micrograd_demo`] (or `Default`) with struct update syntax, so
+/// code keeps compiling when settings are added:
+///
+/// ```
+/// use mlp::{Loss, Optimizer, TrainConfig};
+/// let config = TrainConfig {
+///     loss: Loss::Logistic,
+///     optimizer: Optimizer::adam(0.01),
+///     batch_size: Some(32),
+///     threads: 2,
+///     ..TrainConfig::micrograd_demo()
+/// };
+/// assert_eq!(config.steps, 100);
+/// assert_eq!(config.chunk_size, TrainConfig::DEFAULT_CHUNK_SIZE);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TrainConfig {
+    /// How many steps [`Trainer::train`](crate::Trainer::train) runs.
+    pub steps: usize,
+    /// The data loss.
+    pub loss: Loss,
+    /// The L2 coefficient α of `α·Σp²` added to the loss (0 for none).
+    pub l2: f64,
+    /// How parameters are updated.
+    pub optimizer: Optimizer,
+    /// Samples per step: `None` for the full batch, `Some(b)` for mini-batches of `b`
+    /// (at most the dataset's size).
+    pub batch_size: Option<usize>,
+    /// The seed of the mini-batch shuffles (unused for the full batch).
+    pub seed: u64,
+    /// Threads that record a step's chunks: 1 records them all on the calling thread
+    /// (nothing is spawned); `t > 1` records them on a pool of `t` threads (at most one per
+    /// chunk of the step that starts it) that the [`Trainer`](crate::Trainer) starts in the
+    /// first step with more than one chunk and keeps until it is dropped; 0 means one thread
+    /// per available core
+    /// ([`std::thread::available_parallelism`], looked up once by
+    /// [`Trainer::new`](crate::Trainer::new)).
+    ///
+    /// Losses, gradients and parameters do not depend on it, bit for bit (see
+    /// [`Trainer`](crate::Trainer)'s "Data parallelism" section), so it is a speed setting only.
+    #[cfg_attr(feature = "serde", serde(default = "default_threads"))]
+    pub threads: usize,
+    /// Samples per chunk (at least 1; default [`TrainConfig::DEFAULT_CHUNK_SIZE`]).
+    ///
+    /// Each batch is cut into chunks of this many samples (the last one may be shorter), at
+    /// positions that do not depend on [`TrainConfig::threads`]; the losses and gradients of
+    /// the chunks are summed in chunk order. Unlike `threads`, the chunk size changes the
+    /// order of floating-point additions and so the last bits of the results; a batch of at
+    /// most `chunk_size` samples is recorded on one tape, exactly as without chunking.
+    #[cfg_attr(feature = "serde", serde(default = "default_chunk_size"))]
+    pub chunk_size: usize,
+}
+
+#[cfg(feature = "serde")]
+fn default_threads() -> usize {
+    1
+}
+
+#[cfg(feature = "serde")]
+fn default_chunk_size() -> usize {
+    TrainConfig::DEFAULT_CHUNK_SIZE
+}
+
+impl TrainConfig {
+    /// The default [`TrainConfig::chunk_size`]: samples recorded on one tape.
+    ///
+    /// Large enough that the per-chunk costs (binding the parameters again, copying and
+    /// adding one gradient vector) stay small next to the chunk's forward and backward
+    /// passes, small enough that a chunk's tape stays in a core's cache and that a batch of
+    /// a thousand samples has enough chunks to balance two to four threads.
+    ///
+    /// ```
+    /// use mlp::TrainConfig;
+    /// assert_eq!(TrainConfig::micrograd_demo().chunk_size, TrainConfig::DEFAULT_CHUNK_SIZE);
+    /// ```
+    pub const DEFAULT_CHUNK_SIZE: usize = 64;
+
+    /// micrograd's demo: 100 full-batch steps of max-margin loss plus 1e-4 L2, SGD with the
+    /// rate `1.0 − 0.9·k/100`, on one thread, in chunks of
+    /// [`TrainConfig::DEFAULT_CHUNK_SIZE`] samples.
+    ///
+    /// ```
+    /// use mlp::{Loss, Optimizer, Schedule, TrainConfig};
+    /// let c = TrainConfig::micrograd_demo();
+    /// assert_eq!((c.steps, c.loss, c.l2, c.batch_size), (100, Loss::MaxMargin, 1e-4, None));
+    /// assert_eq!(c.optimizer, Optimizer::Sgd { schedule: Schedule::Micrograd { steps: 100 } });
+    /// assert_eq!((c.threads, c.chunk_size), (1, TrainConfig::DEFAULT_CHUNK_SIZE));
+    /// ```
+    pub fn micrograd_demo() -> Self {
+        TrainConfig {
+            steps: 100,
+            loss: Loss::MaxMargin,
+            l2: 1e-4,
+            optimizer: Optimizer::Sgd {
+                schedule: Schedule::Micrograd { steps: 100 },
+            },
+            batch_size: None,
+            seed: 0,
+            threads: 1,
+            chunk_size: Self::DEFAULT_CHUNK_SIZE,
+        }
+    }
+
+    /// Checks the settings (a batch size and a chunk size of at least 1, a finite L2
+    /// coefficient ≥ 0, the optimizer's hyperparameters). Every thread count is valid: 0
+    /// stands for one thread per core.
+    ///
+    /// ```
+    /// use mlp::{TrainConfig, TrainError};
+    /// let bad = TrainConfig { batch_size: Some(0), ..TrainConfig::micrograd_demo() };
+    /// assert!(matches!(bad.check(), Err(TrainError::Config(_))));
+    /// let bad = TrainConfig { chunk_size: 0, ..TrainConfig::micrograd_demo() };
+    /// assert_eq!(bad.check(), Err(TrainError::Config("the chunk size must be at least 1".into())));
+    /// assert!(TrainConfig { threads: 0, ..TrainConfig::micrograd_demo() }.check().is_ok());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TrainError::Config`] naming the first bad setting.
+    pub fn check(&self) -> Result<(), TrainError> {
+        if self.batch_size == Some(0) {
+            return Err(TrainError::Config(
+                "the batch size must be at least 1".into(),
+            ));
+        }
+        if self.chunk_size == 0 {
+            return Err(TrainError::Config(
+                "the chunk size must be at least 1".into(),
+            ));
+        }
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return Err(TrainError::Config(format!(
+                "the L2 coefficient must be finite and ≥ 0, got {}",
+                self.l2
+            )));
+        }
+        self.optimizer.check().map_err(TrainError::Config)
+    }
+}
+
+/// The default is [`TrainConfig::micrograd_demo`].
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig::micrograd_demo()
+    }
+}
+
+/// What one step measured, before its update (as micrograd's demo prints it).
+///
+/// ```
+/// let r = mlp::StepReport { step: 3, loss: 0.25, accuracy: 0.5, learning_rate: 0.973, tape_len: 10 };
+/// assert_eq!(r.to_string(), "step 3 loss 0.25, accuracy 50%");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepReport {
+    /// The step number, 0 for the first.
+    pub step: usize,
+    /// The loss of the batch (data loss plus the L2 term) at the parameters before the update.
+    pub loss: f64,
+    /// The batch's accuracy at the parameters before the update.
+    pub accuracy: f64,
+    /// The learning rate used for the update.
+    pub learning_rate: f64,
+    /// The number of nodes recorded for the step, over all its chunks' tapes (each chunk
+    /// binds the parameters as leaves again): the same every step, and for every thread
+    /// count. For a batch of at most [`TrainConfig::chunk_size`] samples, the length of
+    /// the one tape.
+    pub tape_len: usize,
+}
+
+/// micrograd's line: `step 3 loss 0.25, accuracy 50%`.
+impl fmt::Display for StepReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step {} loss {}, accuracy {}%",
+            self.step,
+            self.loss,
+            self.accuracy * 100.0
+        )
+    }
+}

@@ -133,3 +133,36 @@ fn check_hessian_uses_the_config() {
     assert_eq!(r.tolerance, 1e-5);
     assert!(check::hessian(f, &[1.0]).passed());
 }
+
+/// The benchmark's MLP loss (337 parameters): `hvp` along a direction equals the Hessian's
+/// product and the difference of `backward`'s gradients along it.
+#[test]
+fn hvp_of_an_mlp_loss() {
+    use tapegrad_suite::{SIZES, moons, parameters, record_tanh_mse};
+    let (xs, ys) = moons(16);
+    let params = parameters(&SIZES, 1);
+    let dir = parameters(&SIZES, 2);
+    assert_eq!(params.len(), 337);
+    let hv = tapegrad::hvp(|t, p| record_tanh_mse(t, p, &xs, &ys), &params, &dir);
+    let gradient_at = |s: f64| {
+        let at: Vec<f64> = params.iter().zip(&dir).map(|(p, d)| p + s * d).collect();
+        let tape = Tape::new();
+        let p = tape.vars(&at);
+        record_tanh_mse(&tape, &p, &xs, &ys).backward().wrt_all(&p)
+    };
+    let h = 1e-6;
+    let (plus, minus) = (gradient_at(h), gradient_at(-h));
+    for (i, &a) in hv.iter().enumerate() {
+        let n = (plus[i] - minus[i]) / (2.0 * h);
+        assert!(
+            (a - n).abs() <= 1e-5 * (1.0 + a.abs().max(n.abs())),
+            "(Hv)[{i}]: hvp {a:e}, difference of gradients {n:e}"
+        );
+    }
+    // A few rows of the full Hessian give the same products.
+    let hessian = tapegrad::hessian(|t, p| record_tanh_mse(t, p, &xs, &ys), &params);
+    for i in [0, 100, 336] {
+        let row: f64 = hessian[i].iter().zip(&dir).map(|(a, b)| a * b).sum();
+        assert_close(row, hv[i], 1e-10, &format!("row {i}"));
+    }
+}

@@ -99,6 +99,45 @@ pub fn record_binary<'t>(
     data_loss + ALPHA * reg
 }
 
+/// The loss of the higher-order benchmarks: the same MLP shape with tanh hidden layers and a
+/// linear output, recorded with binary operations (one node per scalar `*`, `+` and `tanh`),
+/// and the mean squared error against `ys`. Parameters are laid out as for [`record_binary`].
+pub fn record_tanh_mse<'t>(
+    tape: &'t Tape,
+    params: &[Var<'t>],
+    xs: &[[f64; 2]],
+    ys: &[f64],
+) -> Var<'t> {
+    let mut sse: Option<Var<'t>> = None;
+    let mut act = Vec::new();
+    let mut next = Vec::new();
+    for (x, &y) in xs.iter().zip(ys) {
+        act.clear();
+        tape.extend_vars(&mut act, x);
+        let mut p = 0;
+        for (l, w) in SIZES.windows(2).enumerate() {
+            let last = l == SIZES.len() - 2;
+            next.clear();
+            for _ in 0..w[1] {
+                let (ws, b) = (&params[p..p + w[0]], params[p + w[0]]);
+                p += w[0] + 1;
+                let mut s = b;
+                for (&wi, &xi) in ws.iter().zip(&act) {
+                    s += wi * xi;
+                }
+                next.push(if last { s } else { s.tanh() });
+            }
+            std::mem::swap(&mut act, &mut next);
+        }
+        let e = act[0] - y;
+        sse = Some(match sse {
+            None => e * e,
+            Some(s) => s + e * e,
+        });
+    }
+    sse.expect("at least one sample") * (1.0 / xs.len() as f64)
+}
+
 /// The same loss with fused nodes, the way the `mlp` crate records it: the parameters bound as
 /// one [`Run`], per layer one node per neuron over two runs ([`Tape::neuron`], relu(Σ w·x + b),
 /// for the hidden layers, [`Tape::affine`] for the linear output), so a layer's outputs are a

@@ -235,7 +235,7 @@ proptest! {
             let mut s = if bias { v[n] } else { v[0] * v[n + 1] };
             let first = usize::from(!bias);
             for k in first..n {
-                s = s + v[k] * v[n + 1 + k];
+                s += v[k] * v[n + 1 + k];
             }
             s
         }
@@ -364,11 +364,11 @@ proptest! {
         let h = tapegrad::hessian(|_, v| root(Kind::Smooth, &program, v), &program.leaves);
         let scale = h.iter().flatten().fold(1.0f64, |m, x| m.max(x.abs()));
         prop_assume!(scale <= 1e6);
-        for i in 0..h.len() {
-            for j in 0..i {
+        for (i, row) in h.iter().enumerate() {
+            for (j, &hij) in row.iter().enumerate().take(i) {
                 prop_assert!(
-                    (h[i][j] - h[j][i]).abs() <= 1e-12 * scale,
-                    "H[{}][{}] = {:e}, H[{}][{}] = {:e}", i, j, h[i][j], j, i, h[j][i]
+                    (hij - h[j][i]).abs() <= 1e-12 * scale,
+                    "H[{}][{}] = {:e}, H[{}][{}] = {:e}", i, j, hij, j, i, h[j][i]
                 );
             }
         }

@@ -193,7 +193,8 @@ fn division_second_derivatives() {
 /// Closed forms of the smooth ops' second derivatives, to rounding.
 #[test]
 fn smooth_second_derivatives_match_closed_forms() {
-    let cases: [(&str, fn(Var) -> Var, fn(f64) -> f64); 6] = [
+    type Case = (&'static str, fn(Var) -> Var, fn(f64) -> f64);
+    let cases: [Case; 6] = [
         ("exp", |v| v.exp(), f64::exp),
         ("ln", |v| v.ln(), |x| -1.0 / (x * x)),
         ("sqrt", |v| v.sqrt(), |x| -0.25 / x.powf(1.5)),

@@ -56,43 +56,19 @@ fn norm(g: [f64; 2]) -> f64 {
     g[0].hypot(g[1])
 }
 
-/// Newton's method from START: the number of steps to a gradient norm ≤ TOLERANCE (None if
-/// it did not get there within the cap), and the final point.
-fn newton(verbose: bool) -> (Option<usize>, [f64; 2]) {
+/// Iterates `p ← step(p, g)` from START until the gradient norm is at most TOLERANCE,
+/// printing every `print_every`-th point. Returns the number of steps taken (None if the
+/// cap came first) and the final point.
+fn minimize(
+    cap: usize,
+    print_every: usize,
+    mut step: impl FnMut([f64; 2], [f64; 2]) -> [f64; 2],
+) -> (Option<usize>, [f64; 2]) {
     let mut tape = Tape::new();
     let mut p = START;
-    for k in 0..=NEWTON_CAP {
+    for k in 0..=cap {
         let (f, g) = value_and_gradient(&mut tape, p);
-        if verbose {
-            println!(
-                "  step {k:>2}  (x, y) = ({:+.12}, {:+.12})  f = {f:.3e}  |g| = {:.3e}",
-                p[0],
-                p[1],
-                norm(g)
-            );
-        }
-        if norm(g) <= TOLERANCE {
-            return (Some(k), p);
-        }
-        // The Newton step solves H·d = g; for a 2×2 matrix, by Cramer's rule.
-        let h = tapegrad::hessian(rosenbrock, &p);
-        let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
-        let d = [
-            (h[1][1] * g[0] - h[0][1] * g[1]) / det,
-            (h[0][0] * g[1] - h[1][0] * g[0]) / det,
-        ];
-        p = [p[0] - d[0], p[1] - d[1]];
-    }
-    (None, p)
-}
-
-/// Gradient descent with a fixed step from START, as for `newton`.
-fn gradient_descent(verbose: bool) -> (Option<usize>, [f64; 2]) {
-    let mut tape = Tape::new();
-    let mut p = START;
-    for k in 0..=DESCENT_CAP {
-        let (f, g) = value_and_gradient(&mut tape, p);
-        if verbose && k % 20_000 == 0 {
+        if k % print_every == 0 {
             println!(
                 "  step {k:>6}  (x, y) = ({:+.12}, {:+.12})  f = {f:.3e}  |g| = {:.3e}",
                 p[0],
@@ -103,9 +79,20 @@ fn gradient_descent(verbose: bool) -> (Option<usize>, [f64; 2]) {
         if norm(g) <= TOLERANCE {
             return (Some(k), p);
         }
-        p = [p[0] - DESCENT_RATE * g[0], p[1] - DESCENT_RATE * g[1]];
+        p = step(p, g);
     }
     (None, p)
+}
+
+/// One Newton step: solve H·d = g (for a 2×2 matrix, by Cramer's rule) and move by −d.
+fn newton_step(p: [f64; 2], g: [f64; 2]) -> [f64; 2] {
+    let h = tapegrad::hessian(rosenbrock, &p);
+    let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
+    let d = [
+        (h[1][1] * g[0] - h[0][1] * g[1]) / det,
+        (h[0][0] * g[1] - h[1][0] * g[0]) / det,
+    ];
+    [p[0] - d[0], p[1] - d[1]]
 }
 
 fn report(name: &str, (steps, p): (Option<usize>, [f64; 2]), cap: usize) {
@@ -133,11 +120,13 @@ fn main() {
     println!("H(−1.2, 1) = {:?}\n", tapegrad::hessian(rosenbrock, &START));
 
     println!("Newton's method:");
-    let newton = newton(true);
+    let newton = minimize(NEWTON_CAP, 1, newton_step);
     report("Newton", newton, NEWTON_CAP);
 
     println!("gradient descent, step {DESCENT_RATE}:");
-    let descent = gradient_descent(true);
+    let descent = minimize(DESCENT_CAP, 20_000, |p, g| {
+        [p[0] - DESCENT_RATE * g[0], p[1] - DESCENT_RATE * g[1]]
+    });
     report("gradient descent", descent, DESCENT_CAP);
 
     let newton_steps = newton.0.expect("Newton's method converges from (−1.2, 1)");

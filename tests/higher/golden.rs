@@ -124,30 +124,15 @@ fn tanh_and_sigmoid_second_derivatives_saturate_without_nan() {
         );
     }
     // Saturated: y = ±1 (tanh), 0 or 1 (sigmoid), so the second derivative is a zero.
-    let far = [
-        20.0,
-        -20.0,
-        40.0,
-        -40.0,
-        1000.0,
-        -1000.0,
-        1e300,
-        -1e300,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    for x in far {
+    let far = [1000.0, 1e300, f64::INFINITY];
+    for x in far
+        .iter()
+        .flat_map(|&x| [x, -x])
+        .chain([20.0, -20.0, 40.0, -40.0])
+    {
         assert!(second(x, |v| v.tanh()) == 0.0, "tanh'' at {x}");
     }
-    for x in [
-        40.0,
-        1000.0,
-        -1000.0,
-        1e300,
-        -1e300,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    ] {
+    for x in far.iter().flat_map(|&x| [x, -x]).chain([40.0]) {
         assert!(second(x, |v| v.sigmoid()) == 0.0, "sigmoid'' at {x}");
     }
     // sigmoid(−40) ≈ 4e-18 is not saturated: its second derivative is tiny and positive.

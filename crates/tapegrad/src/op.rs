@@ -62,28 +62,32 @@ impl Op {
     /// The node's 16 bytes as two words, padding zeroed: what a push stores, in two stores
     /// where a typed `Op`, split by padding, takes up to five.
     ///
-    /// Each field goes to its byte offset in the machine's own byte order (`to_ne_bytes`), so
-    /// the words are this `Op`'s representation on little- and big-endian targets alike.
+    /// Each word is assembled as a little-endian number (tag in the low byte, the first `u32`
+    /// in the high half) from fields converted with `to_le`, then converted back with
+    /// `to_le`: no-ops on little-endian targets, and byte swaps that put every field at its
+    /// offset in the machine's own order on big-endian ones.
     #[inline(always)]
     pub(crate) fn words(self) -> [u64; 2] {
         // SAFETY: a `repr(u8)` enum's first byte is its tag.
         let tag = unsafe { *(&raw const self).cast::<u8>() };
-        let (byte1, a, second): (u8, u32, [u8; 8]) = match self {
-            Op::Leaf => (0, 0, [0; 8]),
-            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => (0, a, pair(b, 0)),
-            Op::Unary(op, a) => (op as u8, a, [0; 8]),
-            Op::Scalar(op, a, c) => (op as u8, a, c.to_bits().to_ne_bytes()),
+        let head = |byte1: u8, a: u32| {
+            (u64::from(tag) | u64::from(byte1) << 8 | u64::from(a.to_le()) << 32).to_le()
+        };
+        let pair = |lo: u32, hi: u32| (u64::from(lo.to_le()) | u64::from(hi.to_le()) << 32).to_le();
+        match self {
+            Op::Leaf => [head(0, 0), 0],
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
+                [head(0, a), pair(b, 0)]
+            }
+            Op::Unary(op, a) => [head(op as u8, a), 0],
+            // The constant's bits are its native representation already.
+            Op::Scalar(op, a, c) => [head(op as u8, a), c.to_bits()],
             Op::SumRange { start: a, len }
             | Op::SumList { at: a, len }
-            | Op::DotList { at: a, len } => (0, a, pair(len, 0)),
-            Op::DotRange { w, x, len } => (0, w, pair(x, len)),
-            Op::NeuronRange { act, w, x, len } => (act as u8, w, pair(x, len)),
-        };
-        let mut first = [0u8; 8];
-        first[0] = tag;
-        first[1] = byte1;
-        first[4..].copy_from_slice(&a.to_ne_bytes());
-        [u64::from_ne_bytes(first), u64::from_ne_bytes(second)]
+            | Op::DotList { at: a, len } => [head(0, a), pair(len, 0)],
+            Op::DotRange { w, x, len } => [head(0, w), pair(x, len)],
+            Op::NeuronRange { act, w, x, len } => [head(act as u8, w), pair(x, len)],
+        }
     }
 
     /// Adds this node's contributions to its operands' adjoints, for upstream adjoint `g` and
@@ -130,8 +134,8 @@ impl Op {
                     let (ws, xs) = list(operands, at, 2 * len).split_at(len as usize);
                     for (&wk, &xk) in ws.iter().zip(xs) {
                         let (wv, xv) = (adj.value(wk), adj.value(xk));
-                        adj.add(wk, g * xv);
-                        adj.add(xk, g * wv);
+                        adj.add_product(wk, g, xv);
+                        adj.add_product(xk, g, wv);
                     }
                 }
                 Op::NeuronRange { act, w, x, len } => {
@@ -188,9 +192,9 @@ impl Op {
         match self {
             Op::Leaf => OperandBounds::None,
             Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
-                OperandBounds::Ids(u64::from(a.max(b)) + 1)
+                OperandBounds::Two(a, b)
             }
-            Op::Unary(_, a) | Op::Scalar(_, a, _) => OperandBounds::Ids(u64::from(a) + 1),
+            Op::Unary(_, a) | Op::Scalar(_, a, _) => OperandBounds::Two(a, a),
             Op::SumRange { start, len } => OperandBounds::Ids(end(start, len)),
             Op::DotRange { w, x, len } => OperandBounds::Ids(end(w, len).max(end(x, len))),
             Op::NeuronRange { w, x, len, .. } => {
@@ -234,19 +238,12 @@ impl Op {
 pub(crate) enum OperandBounds {
     /// No operands.
     None,
+    /// These two node ids (the same twice for one operand).
+    Two(u32, u32),
     /// Node ids below this bound.
     Ids(u64),
     /// Side-list entries below this bound.
     List(u64),
-}
-
-/// Eight bytes holding `lo` then `hi`, each in the machine's byte order.
-#[inline(always)]
-fn pair(lo: u32, hi: u32) -> [u8; 8] {
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&lo.to_ne_bytes());
-    out[4..].copy_from_slice(&hi.to_ne_bytes());
-    out
 }
 
 /// `operands[at .. at + len]`, unchecked.
@@ -283,6 +280,14 @@ pub(crate) trait Adjoints<T> {
     ///
     /// As [`Adjoints::value`].
     unsafe fn add(&mut self, k: u32, d: T);
+
+    /// Adds `g·other` to node `k`'s adjoint: a fused node's contribution, which the recorded
+    /// sweep may gather with the node's other products into one `dot` node.
+    ///
+    /// # Safety
+    ///
+    /// As [`Adjoints::value`].
+    unsafe fn add_product(&mut self, k: u32, g: T, other: T);
 
     /// Adds `g` to the adjoints of nodes `start .. start + len`.
     ///
@@ -778,12 +783,12 @@ mod tests {
         let covered: std::collections::BTreeSet<i32> = ops.iter().map(variant).collect();
         assert_eq!(covered.len(), 12, "every_op must list every variant");
         for op in ops {
-            let mut slot = std::mem::MaybeUninit::<Op>::uninit();
             // SAFETY: what this test checks. Bytes 0 and 1 (the tag, a `ScalarOp`, a `UnOp` or
             // an `Activation`) are `op`'s own, so while the other fields stay clear of them, a
             // field at a wrong offset gives another `Op` of the same variant, which the
             // comparison below shows.
             let back = unsafe {
+                let mut slot = std::mem::MaybeUninit::<Op>::uninit();
                 slot.as_mut_ptr().cast::<[u64; 2]>().write(op.words());
                 slot.assume_init()
             };
@@ -876,11 +881,12 @@ mod tests {
         for op in ops {
             let mut max = 0;
             op.for_each_operand(&[], |k| max = max.max(k));
-            assert_eq!(
-                op.operand_bounds(),
-                OperandBounds::Ids(u64::from(max) + 1),
-                "{op:?}"
-            );
+            let end = match op.operand_bounds() {
+                OperandBounds::Two(a, b) => u64::from(a.max(b)) + 1,
+                OperandBounds::Ids(end) => end,
+                bounds => panic!("{op:?}: {bounds:?}"),
+            };
+            assert_eq!(end, u64::from(max) + 1, "{op:?}");
         }
         assert_eq!(
             Op::DotList { at: 4, len: 3 }.operand_bounds(),

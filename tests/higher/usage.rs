@@ -3,7 +3,7 @@
 
 use tapegrad::{Tape, Var, check};
 
-use crate::util::assert_close;
+use crate::util::{assert_close, bitwise_eq};
 
 /// A small model f(x) = a·tanh(b·x + c) + d·x with a loss that contains its input gradient:
 /// (f(x₀) − 1)² + (f′(x₀) − 2)², the shape of a gradient penalty.
@@ -165,4 +165,36 @@ fn hvp_of_an_mlp_loss() {
         let row: f64 = hessian[i].iter().zip(&dir).map(|(a, b)| a * b).sum();
         assert_close(row, hv[i], 1e-10, &format!("row {i}"));
     }
+}
+
+/// `hvp` and `hessian` keep one tape per thread between calls: a call must not see another's
+/// nodes or labels, and a closure that calls `hvp` itself gets a tape of its own.
+#[test]
+fn calls_are_independent_and_may_nest() {
+    fn f<'t>(tape: &'t Tape, v: &[Var<'t>]) -> Var<'t> {
+        // The first leaf is node 0 on a cleared tape, and nothing is labelled yet.
+        assert_eq!(v[0].index(), 0);
+        assert_eq!(v[0].label(), None);
+        let y = (v[0] * v[1]).sin().with_label("y");
+        tape.sum([y, v[0].exp()])
+    }
+    let (point, dir) = ([0.3, 0.7], [1.0, -2.0]);
+    let first = tapegrad::hvp(f, &point, &dir);
+    // A larger call in between grows the kept tape.
+    let h = tapegrad::hessian(|t, v| t.dot(v, v).sin(), &[0.1; 40]);
+    assert_eq!(h.len(), 40);
+    let again = tapegrad::hvp(f, &point, &dir);
+    assert!(bitwise_eq(&first, &again), "{first:?} vs {again:?}");
+    assert_eq!(tapegrad::hessian(f, &point), tapegrad::hessian(f, &point));
+
+    // The inner hvp, d²(x³)/dx² = 6x = 12 at x = 2, is a constant to the outer function
+    // f = 12x²y, whose Hessian at (2, 3) is [[24y, 24x], [24x, 0]].
+    let outer = tapegrad::hessian(
+        |_, v| {
+            let inner = tapegrad::hvp(|_, w| w[0].powi(3), &[v[0].value()], &[1.0]);
+            v[0] * v[0] * v[1] * inner[0]
+        },
+        &[2.0, 3.0],
+    );
+    assert_eq!(outer, vec![vec![72.0, 48.0], vec![48.0, 0.0]]);
 }

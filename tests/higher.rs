@@ -117,6 +117,12 @@ proptest! {
     }
 
     #[test]
+    fn sinh_cosh(x in -20.0..=20.0) {
+        unary(x, |x| x.sinh())?;
+        unary(x, |x| x.cosh())?;
+    }
+
+    #[test]
     fn neg(x in wide()) {
         unary(x, |x| -x)?;
     }

@@ -179,13 +179,15 @@ fn division_second_derivatives() {
 #[test]
 fn smooth_second_derivatives_match_closed_forms() {
     type Case = (&'static str, fn(Var) -> Var, fn(f64) -> f64);
-    let cases: [Case; 6] = [
+    let cases: [Case; 8] = [
         ("exp", |v| v.exp(), f64::exp),
         ("ln", |v| v.ln(), |x| -1.0 / (x * x)),
         ("sqrt", |v| v.sqrt(), |x| -0.25 / x.powf(1.5)),
         ("recip", |v| v.recip(), |x| 2.0 / (x * x * x)),
         ("sin", |v| v.sin(), |x| -x.sin()),
         ("cos", |v| v.cos(), |x| -x.cos()),
+        ("sinh", |v| v.sinh(), f64::sinh),
+        ("cosh", |v| v.cosh(), f64::cosh),
     ];
     for (name, f, want) in cases {
         for x in [0.3, 1.0, 2.5, 17.0] {

@@ -323,6 +323,11 @@ pub(crate) trait Adjoints<T> {
 /// assert_eq!(Activation::Tanh.apply(-1.25), (-1.25f64).tanh());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[repr(u8)]
 pub enum Activation {
     /// `z` if `z ≥ 0`, else 0, as [`Var::relu`](crate::Var::relu) computes it: a select, so
@@ -332,11 +337,30 @@ pub enum Activation {
     Tanh,
     /// `1 / (1 + e⁻ᶻ)`, as [`Var::sigmoid`](crate::Var::sigmoid).
     Sigmoid,
-    /// `z` itself: a linear output layer, and [`Tape::affine`](crate::Tape::affine).
+    /// `z` itself: micrograd's linear neuron (`nonlin=False`), an output layer, and
+    /// [`Tape::affine`](crate::Tape::affine). Named `linear` in text.
+    #[cfg_attr(feature = "serde", serde(rename = "linear", alias = "identity"))]
     Identity,
 }
 
 impl Activation {
+    /// Every activation, in declaration order.
+    ///
+    /// ```
+    /// assert_eq!(tapegrad::Activation::ALL.len(), 4);
+    /// ```
+    pub const ALL: [Activation; 4] = [
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Identity,
+    ];
+
+    /// The name the `mlp` crate's activation had for [`Activation::Identity`].
+    #[deprecated(note = "use `Activation::Identity`")]
+    #[allow(non_upper_case_globals)]
+    pub const Linear: Activation = Activation::Identity;
+
     /// The activation's function, on `f64` or recorded on a [`Var`](crate::Var): the formula
     /// that [`Tape::neuron`](crate::Tape::neuron) uses, so tape-free inference gives the
     /// tape's bits.
@@ -360,17 +384,36 @@ impl Activation {
         }
     }
 
-    /// The activation's name, as `"relu"`.
+    /// The `mlp` crate's name for recording an activation on a tape.
+    #[deprecated(note = "use `Activation::apply`, which takes a `Var` too")]
+    #[track_caller]
+    pub fn record(self, z: crate::Var<'_>) -> crate::Var<'_> {
+        self.apply(z)
+    }
+
+    /// What the `mlp` crate's `fused` returned: the activation of a `Tape::neuron` node, or
+    /// `None` for [`Activation::Identity`] (recorded with `Tape::affine`).
+    #[deprecated(note = "every activation, `Identity` included, records as one `Tape::neuron`")]
+    pub fn fused(self) -> Option<Activation> {
+        match self {
+            Activation::Identity => None,
+            Activation::Relu | Activation::Tanh | Activation::Sigmoid => Some(self),
+        }
+    }
+
+    /// The lowercase name used in text (model files, command lines), which
+    /// [`str::parse`] reads back.
     ///
     /// ```
-    /// assert_eq!(tapegrad::Activation::Identity.name(), "identity");
+    /// assert_eq!(tapegrad::Activation::Sigmoid.name(), "sigmoid");
+    /// assert_eq!(tapegrad::Activation::Identity.name(), "linear");
     /// ```
     pub fn name(self) -> &'static str {
         match self {
             Activation::Relu => UnOp::Relu.name(),
             Activation::Tanh => UnOp::Tanh.name(),
             Activation::Sigmoid => UnOp::Sigmoid.name(),
-            Activation::Identity => "identity",
+            Activation::Identity => "linear",
         }
     }
 
@@ -385,6 +428,47 @@ impl Activation {
             Activation::Sigmoid => UnOp::Sigmoid.derivative(g, y, y),
             Activation::Identity => g,
         }
+    }
+}
+
+/// micrograd's spelling: `ReLU`, `Tanh`, `Sigmoid`, `Linear` (as in `ReLUNeuron(2)`).
+///
+/// ```
+/// assert_eq!(tapegrad::Activation::Relu.to_string(), "ReLU");
+/// assert_eq!(tapegrad::Activation::Identity.to_string(), "Linear");
+/// ```
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Activation::Relu => "ReLU",
+            Activation::Tanh => "Tanh",
+            Activation::Sigmoid => "Sigmoid",
+            Activation::Identity => "Linear",
+        })
+    }
+}
+
+/// Parses `relu`, `tanh`, `sigmoid`, `linear` or `identity`, in any case.
+///
+/// ```
+/// use tapegrad::Activation;
+/// assert_eq!("TANH".parse::<Activation>(), Ok(Activation::Tanh));
+/// assert_eq!("identity".parse::<Activation>(), Ok(Activation::Identity));
+/// assert!("softmax".parse::<Activation>().unwrap_err().contains("softmax"));
+/// ```
+impl std::str::FromStr for Activation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("identity") {
+            return Ok(Activation::Identity);
+        }
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown activation `{s}` (expected relu, tanh, sigmoid or linear)")
+            })
     }
 }
 

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 use mlp::{Optimizer, Schedule};
 
+use crate::numbers::exact;
+
 /// Flags of the `moons` binary (`moons --help` prints them).
 ///
 /// Every flag has a default, so `Args::default()` is the run the README's first command does:
@@ -17,10 +19,12 @@ use mlp::{Optimizer, Schedule};
 /// use moons::Args;
 ///
 /// let args = Args::parse_from(["moons", "--steps", "20", "--hidden", "8,8", "--quiet"]);
-/// assert_eq!(args.steps, 20);
+/// assert_eq!(args.steps(), 20);
 /// assert_eq!(args.hidden_sizes(), vec![8, 8]);
 /// assert!(args.quiet);
-/// assert_eq!(Args::default().steps, 100);
+/// assert_eq!(Args::default().steps(), 100);
+/// // --load without --steps evaluates the saved model.
+/// assert_eq!(Args::parse_from(["moons", "--load", "out/model.json"]).steps(), 0);
 /// ```
 #[derive(Parser, Debug, Clone, PartialEq)]
 #[command(
@@ -29,22 +33,38 @@ use mlp::{Optimizer, Schedule};
     about = "Train a small MLP on two moons with tapegrad (micrograd's demo) and draw the results",
     long_about = "Train a small MLP on two moons with tapegrad, the way micrograd's demo does, \
 and write boundary.svg, loss.svg, metrics.csv, model.json, graph.dot and graph.svg into the \
-output folder.\n\nWith --load, the saved model is evaluated (--steps 0) or trained further \
-(--steps N)."
+output folder. The six files are replaced together or not at all.\n\n\
+With --load PATH alone, the saved model is evaluated: eval-metrics.csv, eval-loss.svg and \
+eval-boundary.svg are written, under their own names so that they never replace a training \
+run's files. With --load PATH --steps N, it is trained N more steps like a new model.\n\n\
+Sizes are checked before anything is allocated: a run whose estimated memory (data, model, \
+optimizer, tapes) exceeds 8 GiB, or three quarters of the machine's memory where \
+/proc/meminfo tells it, is refused.\n\n\
+Exit status:\n  \
+0  success\n  \
+1  the run failed: a file cannot be read or written, or training diverged to infinity or NaN \
+(nothing is written then)\n  \
+2  bad flags: a value out of range, a size too large for memory, --steps 0 without --load, \
+an --out that is not a folder\n  \
+3  the run finished and wrote its files, but the model is useless: its loss ended 100 times \
+or more above where it started, or its accuracy is no better than always answering the larger \
+class; a warning on stderr says why and what to change",
+    allow_negative_numbers = true
 )]
 pub struct Args {
-    /// Training steps (full-batch updates). With --load, 0 only evaluates the loaded model.
-    #[arg(long, default_value_t = 100, value_name = "N")]
-    pub steps: usize,
+    /// Training steps (full-batch updates) [default: 100, or 0 with --load]. 0 evaluates the
+    /// model given with --load and is refused without it.
+    #[arg(long, value_name = "N", value_parser = whole_number::<usize>)]
+    pub steps: Option<usize>,
 
     /// Learning rate. sgd and momentum: start of a linear decay to a tenth of it over the
     /// steps (default: micrograd's 1.0 → 0.1 for sgd, 0.1 → 0.01 for momentum). adam: a
     /// constant step size (default 0.01).
-    #[arg(long, value_name = "LR", value_parser = positive_f64, allow_negative_numbers = true)]
+    #[arg(long, value_name = "LR", value_parser = positive_f64)]
     pub lr: Option<f64>,
 
     /// Seed of the data set's noise, the initial weights and the batch order.
-    #[arg(long, default_value_t = 1337)]
+    #[arg(long, default_value_t = 1337, value_name = "S", value_parser = whole_number::<u64>)]
     pub seed: u64,
 
     /// Number of two-moons points (half on each moon).
@@ -56,8 +76,7 @@ pub struct Args {
         long,
         default_value_t = 0.1,
         value_name = "SIGMA",
-        value_parser = non_negative_f64,
-        allow_negative_numbers = true
+        value_parser = non_negative_f64
     )]
     pub noise: f64,
 
@@ -73,14 +92,15 @@ pub struct Args {
     /// Worker threads for each step's batch (0 = one per core). Results are bitwise the same
     /// for every value: the batch is cut into fixed chunks whose gradients are summed in
     /// order. Worth it for large --samples (1000 and up); the demo's 100 points are two chunks.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = whole_number::<usize>)]
     pub threads: usize,
 
     /// Output folder, created if missing.
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Start from a model saved by an earlier run (its model.json) instead of a fresh one.
+    /// Start from a model saved by an earlier run (its model.json): evaluate it, or with
+    /// --steps N train it further.
     #[arg(long, value_name = "PATH")]
     pub load: Option<PathBuf>,
 
@@ -117,10 +137,36 @@ impl fmt::Display for OptimizerKind {
     }
 }
 
+/// The training steps when `--steps` is not given and no model is loaded.
+pub const DEFAULT_STEPS: usize = 100;
+
 /// The hidden sizes used when `--hidden` is not given.
 pub const DEFAULT_HIDDEN: [usize; 2] = [16, 16];
 
 impl Args {
+    /// The training steps: `--steps`, or 100 without it (0, evaluation, with `--load`).
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use moons::Args;
+    ///
+    /// assert_eq!(Args::parse_from(["moons"]).steps(), 100);
+    /// assert_eq!(Args::parse_from(["moons", "--load", "m.json"]).steps(), 0);
+    /// assert_eq!(Args::parse_from(["moons", "--load", "m.json", "--steps", "5"]).steps(), 5);
+    /// ```
+    pub fn steps(&self) -> usize {
+        match (self.steps, &self.load) {
+            (Some(n), _) => n,
+            (None, Some(_)) => 0,
+            (None, None) => DEFAULT_STEPS,
+        }
+    }
+
+    /// Whether this run only evaluates a loaded model (`--load` with no or zero `--steps`).
+    pub fn evaluates(&self) -> bool {
+        self.load.is_some() && self.steps() == 0
+    }
+
     /// The hidden sizes: `--hidden` or [`DEFAULT_HIDDEN`].
     pub fn hidden_sizes(&self) -> Vec<usize> {
         self.hidden
@@ -141,7 +187,7 @@ impl Args {
     /// assert!(matches!(given, Optimizer::Sgd { schedule: Schedule::Linear { start: 0.5, .. } }));
     /// ```
     pub fn optimizer_config(&self) -> Optimizer {
-        let steps = self.steps.max(1);
+        let steps = self.steps().max(1);
         let decay = |start: f64| Schedule::Linear {
             start,
             end: start / 10.0,
@@ -174,16 +220,49 @@ impl Args {
             Optimizer::Momentum { schedule, beta } => {
                 format!("momentum {beta}, {}", describe_schedule(&schedule))
             }
-            Optimizer::Adam { lr, .. } => format!("adam, lr {lr}"),
+            Optimizer::Adam { lr, .. } => format!("adam, lr {}", exact(lr)),
         }
     }
 }
 
 fn describe_schedule(s: &Schedule) -> String {
     match *s {
-        Schedule::Constant(lr) => format!("lr {lr}"),
+        Schedule::Constant(lr) => format!("lr {}", exact(lr)),
         Schedule::Micrograd { .. } => "lr 1.0 → 0.1 (micrograd's schedule)".to_string(),
-        Schedule::Linear { start, end, .. } => format!("lr {start} → {end}"),
+        Schedule::Linear { start, end, .. } => format!("lr {} → {}", exact(start), exact(end)),
+    }
+}
+
+/// A whole number of the flag's type; a negative one gets the same kind of message as any
+/// other value out of range, not clap's "unexpected argument".
+fn whole_number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.trim().parse::<T>().map_err(|_| {
+        let negative = s
+            .trim()
+            .strip_prefix('-')
+            .is_some_and(|rest| rest.parse::<f64>().is_ok());
+        if negative {
+            format!("`{s}` is negative; must be a whole number, 0 or more")
+        } else {
+            format!(
+                "`{s}` is not a whole number that fits (0 or more, at most {})",
+                u64::MAX
+            )
+        }
+    })
+}
+
+fn positive_usize(s: &str) -> Result<usize, String> {
+    match whole_number::<usize>(s)? {
+        0 => Err("layer sizes must be at least 1".to_string()),
+        v => Ok(v),
+    }
+}
+
+fn at_least_two(s: &str) -> Result<usize, String> {
+    match whole_number::<usize>(s)? {
+        v if v >= 2 => Ok(v),
+        _ => Err("need at least 2 points (one per moon)".to_string()),
     }
 }
 
@@ -203,22 +282,6 @@ fn non_negative_f64(s: &str) -> Result<f64, String> {
     }
 }
 
-fn positive_usize(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(v) if v > 0 => Ok(v),
-        Ok(_) => Err("layer sizes must be at least 1".to_string()),
-        Err(_) => Err(format!("`{s}` is not a whole number")),
-    }
-}
-
-fn at_least_two(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(v) if v >= 2 => Ok(v),
-        Ok(_) => Err("need at least 2 points (one per moon)".to_string()),
-        Err(_) => Err(format!("`{s}` is not a whole number")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +296,7 @@ mod tests {
     fn defaults_are_micrograds_demo() {
         let a = Args::default();
         assert_eq!(
-            (a.steps, a.lr, a.seed, a.samples, a.noise),
+            (a.steps(), a.lr, a.seed, a.samples, a.noise),
             (100, None, 1337, 100, 0.1)
         );
         assert_eq!(a.hidden_sizes(), vec![16, 16]);
@@ -255,6 +318,13 @@ mod tests {
             (vec!["--noise", "-0.5"], "0 or more"),
             (vec!["--optimizer", "rmsprop"], "possible values"),
             (vec!["--stepz", "3"], "unexpected argument"),
+            // Negative counts got clap's "unexpected argument '-5' found" (issue 15).
+            (vec!["--steps", "-5"], "negative"),
+            (vec!["--seed", "-1"], "negative"),
+            (vec!["--threads", "-1"], "negative"),
+            (vec!["--samples", "-3"], "negative"),
+            (vec!["--hidden", "-3"], "negative"),
+            (vec!["--steps", "1e3"], "not a whole number"),
         ] {
             let err = Args::try_parse_from(std::iter::once("moons").chain(argv.iter().copied()))
                 .expect_err(&format!("{argv:?} should be rejected"));

@@ -4,10 +4,11 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use layout::backends::svg::SVGWriter;
 use layout::gv::{DotParser, GraphBuilder};
 use mlp::{Activation, Mlp, Neuron};
 use tapegrad::{Tape, Var};
+
+mod render;
 
 /// Which neuron [`model_neuron_dot`] drew, and on what input.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,27 +113,34 @@ pub fn model_neuron_dot(model: &Mlp, x: &[f64]) -> NeuronGraph {
     }
 }
 
-/// Lays out DOT text and renders it as an SVG document, with `layout-rs` (no Graphviz).
+/// Lays out DOT text with `layout-rs` (no Graphviz) and renders it as an SVG document sized
+/// to what it draws, with the text in the DOT's `fontname` and `fontsize` (Graphviz's
+/// Times-Roman 14 when it names none) and the boxes sized for that font. Edges leave a box
+/// from the middle of the side facing the flow (the right side with `rankdir=LR`) and enter
+/// the next one on the opposite side.
 ///
 /// Returns the parser's message for text that is not DOT. A layout failure inside
 /// `layout-rs` (it asserts on inputs it does not support) is caught and returned as an error
 /// too.
 ///
 /// ```
-/// let svg = moons::graph::dot_to_svg("digraph { rankdir=LR; a [shape=record, label=\"{ a | data 1.0 }\"]; a -> b; }").unwrap();
-/// assert!(svg.contains("<svg"));
+/// let svg = moons::graph::dot_to_svg(
+///     "digraph { rankdir=LR; node [fontname=\"Helvetica\"]; a [shape=record, label=\"{ a | data 1.0 }\"]; a -> b; }",
+/// ).unwrap();
+/// assert!(svg.starts_with("<svg") && svg.contains("Helvetica"));
 /// assert!(moons::graph::dot_to_svg("digraph { a -> ; }").is_err());
 /// ```
 pub fn dot_to_svg(dot: &str) -> Result<String, String> {
     let mut parser = DotParser::new(dot);
-    let graph = parser.process().map_err(|e| format!("invalid DOT: {e}"))?;
+    let mut graph = parser.process().map_err(|e| format!("invalid DOT: {e}"))?;
+    let settings = render::Settings::adapt(&mut graph);
     catch_unwind(AssertUnwindSafe(|| {
         let mut builder = GraphBuilder::new();
         builder.visit_graph(&graph);
         let mut visual = builder.get();
-        let mut svg = SVGWriter::new();
-        visual.do_it(false, false, false, &mut svg);
-        svg.finalize()
+        let mut canvas = render::Canvas::new(settings);
+        visual.do_it(false, false, false, &mut canvas);
+        canvas.finish()
     }))
     .map_err(|panic| {
         let why = panic

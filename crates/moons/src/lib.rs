@@ -13,9 +13,12 @@
 //! | `model.json` | architecture and parameters; `--load` reads it back |
 //! | `graph.dot`, `graph.svg` | one first-layer neuron's expression graph with data and grads (micrograd's `draw_dot`), rendered without Graphviz |
 //!
+//! The files of a run are replaced together or not at all. `--load PATH` alone evaluates the
+//! saved model and writes [`EVAL_FILES`] instead, which never replace a training run's files.
+//!
 //! The binary is a thin wrapper: [`Args`] are its flags, and [`run`] does the work and
-//! returns a [`Summary`] (the final line it prints) or an [`AppError`] (one line on stderr,
-//! exit code 1).
+//! returns a [`Summary`] (the final line it prints, and any warnings) or an [`AppError`] (one
+//! line on stderr; [`AppError::exit_code`] is the exit status).
 //!
 //! ```no_run
 //! let summary = moons::run(moons::Args::default())?;
@@ -28,22 +31,28 @@
 
 pub mod cli;
 pub mod graph;
+pub mod limits;
+pub mod numbers;
+mod output;
 pub mod plot;
+pub mod verdict;
 
 use std::fmt;
-use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mlp::{Dataset, Loss, Mlp, StepReport, TrainConfig, Trainer, datasets};
 
 pub use cli::{Args, OptimizerKind};
+use numbers::{count, exact, readable};
+use verdict::{Context, Verdict};
 
 /// Weight of the L2 term, micrograd's `alpha`.
 pub const L2: f64 = 1e-4;
 
-/// Names of the files [`run`] writes into the output folder, in the order it writes them.
+/// Names of the files a training [`run`] writes into the output folder, in the order it
+/// writes them.
 pub const OUTPUT_FILES: [&str; 6] = [
     "metrics.csv",
     "model.json",
@@ -52,6 +61,10 @@ pub const OUTPUT_FILES: [&str; 6] = [
     "graph.dot",
     "graph.svg",
 ];
+
+/// Names of the files an evaluation [`run`] (`--load` without `--steps`) writes: its own, so
+/// that evaluating a model never replaces the files of the run that trained it.
+pub const EVAL_FILES: [&str; 3] = ["eval-metrics.csv", "eval-loss.svg", "eval-boundary.svg"];
 
 /// One training step's numbers, as `metrics.csv` stores them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,17 +113,36 @@ pub struct Summary {
     pub out_dir: PathBuf,
     /// The files written, in order.
     pub files: Vec<PathBuf>,
+    /// Warnings about the result (one line each) and whether it is useless.
+    pub verdict: Verdict,
+}
+
+impl Summary {
+    /// The exit status the binary ends with: 3 if the result is useless, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.verdict.useless { 3 } else { 0 }
+    }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (loss, accuracy, parameters) = (
+            readable(self.loss),
+            100.0 * self.accuracy,
+            count(self.parameters, "parameter"),
+        );
+        if self.steps == 0 {
+            return write!(
+                f,
+                "evaluated: loss {loss}, accuracy {accuracy:.1}%, {parameters}, no training ({:.3} s in all); files in {}",
+                self.total_time.as_secs_f64(),
+                self.out_dir.display(),
+            );
+        }
         write!(
             f,
-            "final: loss {:.4}, accuracy {:.1}%, {} parameters, {} steps in {:.3} s (wall time; {:.3} s in all); files in {}",
-            self.loss,
-            100.0 * self.accuracy,
-            self.parameters,
-            self.steps,
+            "final: loss {loss}, accuracy {accuracy:.1}%, {parameters}, {} in {:.3} s (wall time; {:.3} s in all); files in {}",
+            count(self.steps, "step"),
             self.train_time.as_secs_f64(),
             self.total_time.as_secs_f64(),
             self.out_dir.display(),
@@ -142,18 +174,26 @@ pub enum AppError {
         /// The cause.
         source: mlp::ModelError,
     },
-    /// The model could not be saved.
-    Save {
-        /// The model file.
-        path: PathBuf,
-        /// The cause.
-        source: mlp::ModelError,
-    },
     /// The flags ask for something that cannot be done (e.g. a loaded model that does not
-    /// fit the data, or `--hidden` that contradicts it).
+    /// fit the data, `--hidden` that contradicts it, `--steps 0` with no model to evaluate).
     Usage(String),
-    /// Training failed: usually a non-finite loss or gradient, from a learning rate that is
-    /// too large.
+    /// The sizes asked for need more memory than a run may use ([`limits::limit`]).
+    TooLarge {
+        /// The flag to blame, as the user typed it (`--hidden 100000,100000`).
+        flag: String,
+        /// The estimate.
+        estimate: limits::Estimate,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Training or the model's first evaluation produced a NaN or an infinity.
+    Diverged {
+        /// What became non-finite.
+        what: String,
+        /// The likely cause and what to change.
+        hint: String,
+    },
+    /// Training failed for another reason (the data or the settings do not fit).
     Train(mlp::TrainError),
     /// A picture could not be drawn.
     Render {
@@ -164,28 +204,60 @@ pub enum AppError {
     },
 }
 
+impl AppError {
+    /// The exit status the binary ends with: 2 for flags that ask for the impossible (as for
+    /// clap's own errors), 1 for failures.
+    ///
+    /// ```
+    /// assert_eq!(moons::AppError::Usage("x".into()).exit_code(), 2);
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Usage(_) | AppError::TooLarge { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// `"{what} `path`: {message}"`, or without the path when the message already names it.
+fn with_path(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    path: &std::path::Path,
+    message: &dyn fmt::Display,
+) -> fmt::Result {
+    let message = message.to_string();
+    let shown = path.display().to_string();
+    if message.contains(&shown) {
+        write!(f, "{what}: {message}")
+    } else {
+        write!(f, "{what} `{shown}`: {message}")
+    }
+}
+
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AppError::OutputDir { path, source } => write!(
-                f,
-                "cannot create the output folder `{}`: {source}",
-                path.display()
-            ),
-            AppError::Write { path, source } => {
-                write!(f, "cannot write `{}`: {source}", path.display())
+            AppError::OutputDir { path, source } => {
+                with_path(f, "cannot create the output folder", path, source)
             }
-            AppError::Load { path, source } => {
-                write!(f, "cannot load the model `{}`: {source}", path.display())
-            }
-            AppError::Save { path, source } => {
-                write!(f, "cannot save the model to `{}`: {source}", path.display())
-            }
+            AppError::Write { path, source } => with_path(f, "cannot write", path, source),
+            AppError::Load { path, source } => with_path(f, "cannot load the model", path, source),
             AppError::Usage(message) => f.write_str(message),
-            AppError::Train(e @ mlp::TrainError::NonFinite { .. }) => write!(
+            AppError::TooLarge {
+                flag,
+                estimate,
+                limit,
+            } => write!(
                 f,
-                "training diverged: {e} (the learning rate is probably too large; try a smaller --lr)"
+                "{flag} is too large: the run would need {}, over the limit of {} (the smaller \
+                 of 8 GiB and 3/4 of this machine's memory)",
+                estimate.describe(),
+                numbers::bytes(u128::from(*limit))
             ),
+            AppError::Diverged { what, hint } => {
+                write!(f, "training diverged: {what}; {hint}")
+            }
             AppError::Train(e) => write!(f, "training failed: {e}"),
             AppError::Render { what, message } => write!(f, "cannot draw {what}: {message}"),
         }
@@ -196,9 +268,12 @@ impl std::error::Error for AppError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             AppError::OutputDir { source, .. } | AppError::Write { source, .. } => Some(source),
-            AppError::Load { source, .. } | AppError::Save { source, .. } => Some(source),
+            AppError::Load { source, .. } => Some(source),
             AppError::Train(e) => Some(e),
-            AppError::Usage(_) | AppError::Render { .. } => None,
+            AppError::Usage(_)
+            | AppError::TooLarge { .. }
+            | AppError::Diverged { .. }
+            | AppError::Render { .. } => None,
         }
     }
 }
@@ -220,24 +295,42 @@ pub fn evaluate(model: &Mlp, data: &Dataset) -> (f64, f64) {
     (data_loss + tapegrad::dot_value(&p, &p) * L2, accuracy)
 }
 
-/// `metrics.csv`: the header `step,loss,accuracy,learning_rate` and one row per step, numbers
-/// written so they parse back to the same `f64`.
+/// `metrics.csv`: the header `step,loss,accuracy,learning_rate` and one row per step, each
+/// number in the shortest form that parses back to the same `f64` ([`numbers::exact`]).
 ///
 /// ```
 /// use moons::{StepRow, metrics_csv};
 ///
-/// let csv = metrics_csv(&[StepRow { step: 0, loss: 0.5, accuracy: 0.75, learning_rate: 1.0 }]);
-/// assert_eq!(csv, "step,loss,accuracy,learning_rate\n0,0.5,0.75,1\n");
+/// let csv = metrics_csv(&[StepRow { step: 0, loss: 0.5, accuracy: 0.75, learning_rate: 1e308 }]);
+/// assert_eq!(csv, "step,loss,accuracy,learning_rate\n0,0.5,0.75,1e308\n");
 /// ```
 pub fn metrics_csv(rows: &[StepRow]) -> String {
     let mut out = String::from("step,loss,accuracy,learning_rate\n");
     for r in rows {
         out.push_str(&format!(
             "{},{},{},{}\n",
-            r.step, r.loss, r.accuracy, r.learning_rate
+            r.step,
+            exact(r.loss),
+            exact(r.accuracy),
+            exact(r.learning_rate)
         ));
     }
     out
+}
+
+/// `eval-metrics.csv`: what an evaluation measured, on which data, in one row.
+///
+/// ```
+/// let csv = moons::eval_metrics_csv(100, 0.1, 1337, 0.0114, 1.0);
+/// assert_eq!(csv, "samples,noise,seed,loss,accuracy\n100,0.1,1337,0.0114,1\n");
+/// ```
+pub fn eval_metrics_csv(samples: usize, noise: f64, seed: u64, loss: f64, accuracy: f64) -> String {
+    format!(
+        "samples,noise,seed,loss,accuracy\n{samples},{},{seed},{},{}\n",
+        exact(noise),
+        exact(loss),
+        exact(accuracy)
+    )
 }
 
 fn sizes_text(sizes: &[usize]) -> String {
@@ -248,6 +341,27 @@ fn sizes_text(sizes: &[usize]) -> String {
 /// Prints a line on stdout, ignoring a closed pipe (`moons | head`).
 fn say(line: fmt::Arguments<'_>) {
     let _ = writeln!(io::stdout().lock(), "{line}");
+}
+
+/// Refuses sizes that need more memory than a run may use, before anything is allocated.
+fn check_memory(args: &Args, sizes: &[usize], model_flag: &str) -> Result<(), AppError> {
+    let limit = limits::limit();
+    let Err((culprit, estimate)) = limits::check(args.samples, 2, sizes, args.threads, limit)
+    else {
+        return Ok(());
+    };
+    let samples = format!("--samples {}", args.samples);
+    let flag = match culprit {
+        limits::Culprit::Model => model_flag.to_string(),
+        limits::Culprit::Samples => samples,
+        limits::Culprit::Threads => format!("--threads {}", args.threads),
+        limits::Culprit::Both => format!("{samples} with {model_flag}"),
+    };
+    Err(AppError::TooLarge {
+        flag,
+        estimate,
+        limit,
+    })
 }
 
 /// Gets the model: a fresh one from the flags, or the `--load`ed one after checking it fits.
@@ -280,35 +394,41 @@ fn prepare_model(args: &Args) -> Result<Mlp, AppError> {
             )));
         }
     }
+    check_memory(
+        args,
+        &sizes,
+        &format!(
+            "the model in `{}` (MLP(2, {}))",
+            path.display(),
+            sizes_text(&sizes)
+        ),
+    )?;
     Ok(model)
 }
 
-fn write_file(
-    dir: &Path,
-    name: &str,
-    contents: &[u8],
-    files: &mut Vec<PathBuf>,
-) -> Result<(), AppError> {
-    let path = dir.join(name);
-    fs::write(&path, contents).map_err(|source| AppError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    files.push(path);
-    Ok(())
+/// The share of the larger class: what always answering it scores.
+fn chance(data: &Dataset) -> f64 {
+    let positive = data.labels.iter().filter(|&&y| y > 0.0).count();
+    let larger = positive.max(data.len() - positive);
+    larger as f64 / data.len().max(1) as f64
 }
 
-/// Runs the main job with these flags: make the data, build or load the model, train it for
-/// `args.steps` steps (printing a line per step unless `args.quiet`), evaluate it and write
-/// the [`OUTPUT_FILES`] into `args.out`.
+fn render_error(what: &'static str) -> impl FnOnce(String) -> AppError {
+    move |message| AppError::Render { what, message }
+}
+
+/// Runs the main job with these flags: check the sizes, make the data, build or load the
+/// model, train it for [`Args::steps`] steps (printing a line per step unless `args.quiet`),
+/// evaluate it and write the [`OUTPUT_FILES`] into `args.out`, all of them or none. With
+/// `--load` and no steps, evaluate the model and write the [`EVAL_FILES`] instead.
 ///
 /// ```
 /// use clap::Parser;
 ///
 /// let out = std::env::temp_dir().join(format!("moons-doc-{}", std::process::id()));
-/// let args = moons::Args::parse_from(["moons", "--steps", "3", "--quiet", "--out", out.to_str().unwrap()]);
+/// let args = moons::Args::parse_from(["moons", "--steps", "30", "--quiet", "--out", out.to_str().unwrap()]);
 /// let summary = moons::run(args)?;
-/// assert_eq!((summary.steps, summary.parameters), (3, 337));
+/// assert_eq!((summary.steps, summary.parameters), (30, 337));
 /// assert!(out.join("boundary.svg").exists());
 /// std::fs::remove_dir_all(&out).unwrap();
 /// # Ok::<(), moons::AppError>(())
@@ -316,19 +436,40 @@ fn write_file(
 ///
 /// # Errors
 ///
-/// Any failure a user can cause (an output folder that cannot be created or written, a model
-/// file that is missing, corrupt or of the wrong shape, training that diverges) is an
-/// [`AppError`]; nothing here panics on user input.
+/// Any failure a user can cause (sizes too large for memory, an output folder that cannot be
+/// created or written, a model file that is missing, corrupt or of the wrong shape, training
+/// that diverges) is an [`AppError`]; nothing here panics on user input, and a failed run
+/// leaves the output folder as it was. A run that finishes with a useless model is not an
+/// error: its [`Summary::verdict`] says why.
 pub fn run(args: Args) -> Result<Summary, AppError> {
     let started = Instant::now();
-    let data = datasets::two_moons(args.samples, args.noise, args.seed);
+    let steps = args.steps();
+    if steps == 0 && args.load.is_none() {
+        return Err(AppError::Usage(
+            "--steps 0 trains nothing and there is no model to evaluate; give --steps 1 or \
+             more, or --load PATH to evaluate a saved model"
+                .to_string(),
+        ));
+    }
+    output::check_out(&args.out)?;
+    if args.load.is_none() {
+        let mut sizes = args.hidden_sizes();
+        sizes.push(1);
+        let flag = format!(
+            "--hidden {}",
+            args.hidden_sizes()
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        check_memory(&args, &sizes, &flag)?;
+    }
+    // A loaded model's sizes are checked with the data's before the data is made.
     let mut model = prepare_model(&args)?;
-
-    // Fail before training if the output folder cannot be made.
-    fs::create_dir_all(&args.out).map_err(|source| AppError::OutputDir {
-        path: args.out.clone(),
-        source,
-    })?;
+    let data = datasets::two_moons(args.samples, args.noise, args.seed);
+    let cx = Context::new(&data, args.noise, args.lr, args.load.is_some(), steps);
+    let mut stage = output::Stage::new(&args.out)?;
 
     let sizes = model.sizes();
     let architecture = format!("MLP({}, {})", model.nin(), sizes_text(&sizes));
@@ -338,24 +479,35 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
             None => "new: ReLU hidden layers, linear output".to_string(),
         };
         say(format_args!(
-            "two moons: {} points, noise {}, seed {}; {architecture} ({origin}), {} parameters",
+            "two moons: {} points, noise {}, seed {}; {architecture} ({origin}), {}",
             data.len(),
-            args.noise,
+            exact(args.noise),
             args.seed,
-            model.num_parameters()
+            count(model.num_parameters(), "parameter")
         ));
-        if args.steps > 0 {
+        if steps > 0 {
             say(format_args!(
-                "training {} steps: max-margin loss + {L2}·L2, {}",
-                args.steps,
+                "training {}: max-margin loss + {L2}·L2, {}",
+                count(steps, "step"),
                 args.optimizer_description()
             ));
         }
     }
 
+    let (first_loss, _) = evaluate(&model, &data);
+    if !first_loss.is_finite() {
+        return Err(AppError::Diverged {
+            what: format!(
+                "the loss of the {} model is {first_loss}",
+                if cx.loaded { "loaded" } else { "initial" }
+            ),
+            hint: cx.divergence_hint(true),
+        });
+    }
+
     // micrograd's demo recipe; every other setting keeps the demo's value.
     let config = TrainConfig {
-        steps: args.steps,
+        steps,
         loss: Loss::MaxMargin,
         l2: L2,
         optimizer: args.optimizer_config(),
@@ -366,76 +518,105 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
     };
     let train_start = Instant::now();
     let quiet = args.quiet;
-    let reports = Trainer::new(config)
-        .train(&mut model, &data, |r| {
-            if !quiet {
-                say(format_args!(
-                    "step {:>3}  loss {:.4}  accuracy {:>5.1}%  lr {:.4}",
-                    r.step,
-                    r.loss,
-                    100.0 * r.accuracy,
-                    r.learning_rate
-                ));
-            }
-        })
-        .map_err(AppError::Train)?;
+    let reports = if steps == 0 {
+        Vec::new()
+    } else {
+        Trainer::new(config)
+            .train(&mut model, &data, |r| {
+                if !quiet {
+                    say(format_args!(
+                        "step {:>3}  loss {}  accuracy {:>5.1}%  lr {}",
+                        r.step,
+                        readable(r.loss),
+                        100.0 * r.accuracy,
+                        readable(r.learning_rate)
+                    ));
+                }
+            })
+            .map_err(|e| match e {
+                mlp::TrainError::NonFinite { .. } => AppError::Diverged {
+                    what: e.to_string(),
+                    hint: cx.divergence_hint(false),
+                },
+                e => AppError::Train(e),
+            })?
+    };
     let train_time = train_start.elapsed();
     let history: Vec<StepRow> = reports.iter().map(StepRow::from).collect();
     let (loss, accuracy) = evaluate(&model, &data);
+    if !loss.is_finite() {
+        return Err(AppError::Diverged {
+            what: format!("the trained model's loss is {loss}"),
+            hint: cx.divergence_hint(false),
+        });
+    }
+    let peak = history.iter().map(|r| r.loss).fold(loss, f64::max);
+    let verdict = verdict::judge(&cx, first_loss, peak, loss, accuracy, chance(&data));
 
-    let out = args.out.as_path();
-    let mut files = Vec::new();
-    write_file(
-        out,
-        "metrics.csv",
-        metrics_csv(&history).as_bytes(),
-        &mut files,
-    )?;
-    let model_path = out.join("model.json");
-    model.save(&model_path).map_err(|source| AppError::Save {
-        path: model_path.clone(),
-        source,
-    })?;
-    files.push(model_path);
-
-    let loss_title = format!("{architecture} on two moons: training curves");
-    let loss_plot = plot::loss_svg(&history, &loss_title).map_err(|message| AppError::Render {
-        what: "loss.svg",
-        message,
-    })?;
-    write_file(out, "loss.svg", loss_plot.as_bytes(), &mut files)?;
-
-    let boundary_title = format!(
-        "{architecture} after {} steps: accuracy {:.0}%",
-        history.len(),
-        100.0 * accuracy
-    );
+    if !args.quiet && plot::boundary_is_slow(model.num_parameters()) {
+        say(format_args!("drawing the decision boundary…"));
+    }
+    let evaluating = steps == 0;
+    let boundary_title = if evaluating {
+        format!(
+            "{architecture} evaluated: loss {}, accuracy {:.0}%",
+            readable(loss),
+            100.0 * accuracy
+        )
+    } else {
+        format!(
+            "{architecture} after {}: accuracy {:.0}%",
+            count(history.len(), "step"),
+            100.0 * accuracy
+        )
+    };
     let boundary =
-        plot::boundary_svg(&model, &data, &boundary_title).map_err(|message| AppError::Render {
-            what: "boundary.svg",
-            message,
-        })?;
-    write_file(out, "boundary.svg", boundary.svg.as_bytes(), &mut files)?;
-
-    let first = data
-        .inputs
-        .first()
-        .cloned()
-        .unwrap_or_else(|| vec![0.0, 0.0]);
-    let neuron = graph::model_neuron_dot(&model, &first);
-    write_file(out, "graph.dot", neuron.dot.as_bytes(), &mut files)?;
-    let svg = graph::dot_to_svg(&neuron.dot).map_err(|message| AppError::Render {
-        what: "graph.svg",
-        message,
-    })?;
-    write_file(out, "graph.svg", svg.as_bytes(), &mut files)?;
+        plot::boundary_svg(&model, &data, &boundary_title).map_err(render_error("boundary.svg"))?;
+    let mut neuron_output = None;
+    if evaluating {
+        stage.write(
+            "eval-metrics.csv",
+            eval_metrics_csv(data.len(), args.noise, args.seed, loss, accuracy).as_bytes(),
+        )?;
+        let title = format!("{architecture} evaluated on {}", count(data.len(), "point"));
+        let svg = plot::evaluation_svg(loss, accuracy, chance(&data), &title)
+            .map_err(render_error("eval-loss.svg"))?;
+        stage.write("eval-loss.svg", svg.as_bytes())?;
+        stage.write("eval-boundary.svg", boundary.svg.as_bytes())?;
+    } else {
+        stage.write("metrics.csv", metrics_csv(&history).as_bytes())?;
+        stage.write("model.json", model.to_json().as_bytes())?;
+        let loss_title = format!("{architecture} on two moons: training curves");
+        let loss_plot = plot::loss_svg(&history, &loss_title).map_err(render_error("loss.svg"))?;
+        stage.write("loss.svg", loss_plot.as_bytes())?;
+        stage.write("boundary.svg", boundary.svg.as_bytes())?;
+        let first = data
+            .inputs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| vec![0.0, 0.0]);
+        let neuron = graph::model_neuron_dot(&model, &first);
+        stage.write("graph.dot", neuron.dot.as_bytes())?;
+        let svg = graph::dot_to_svg(&neuron.dot).map_err(render_error("graph.svg"))?;
+        stage.write("graph.svg", svg.as_bytes())?;
+        neuron_output = Some((neuron.neuron, neuron.output));
+    }
+    let files = stage.commit()?;
     if !args.quiet {
+        let names: Vec<String> = files
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let graph = neuron_output.map_or(String::new(), |(n, o)| {
+            format!(
+                " (graph: neuron {n} of the first layer on point 0, output {})",
+                readable(o)
+            )
+        });
         say(format_args!(
-            "wrote {} into {} (graph: neuron {} of the first layer on point 0, output {:.4})",
-            OUTPUT_FILES.join(", "),
-            out.display(),
-            neuron.neuron,
-            neuron.output
+            "wrote {} into {}{graph}",
+            names.join(", "),
+            args.out.display()
         ));
     }
 
@@ -450,5 +631,6 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
         total_time: started.elapsed(),
         out_dir: args.out,
         files,
+        verdict,
     })
 }

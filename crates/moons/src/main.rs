@@ -9,12 +9,15 @@ fn main() -> ExitCode {
     let args = moons::Args::parse();
     match moons::run(args) {
         Ok(summary) => {
+            for warning in &summary.verdict.warnings {
+                eprintln!("moons: warning: {warning}");
+            }
             let _ = writeln!(std::io::stdout().lock(), "{summary}");
-            ExitCode::SUCCESS
+            ExitCode::from(summary.exit_code())
         }
         Err(e) => {
             eprintln!("moons: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -16,8 +16,53 @@ use crate::StepRow;
 /// Width and height of both pictures, in pixels.
 pub const SIZE: (u32, u32) = (720, 600);
 
-/// Cells across the decision mesh (its rows follow from the plot's aspect ratio).
+/// Cells across the decision mesh for a small model (its rows follow from the plot's aspect
+/// ratio).
 pub const MESH_COLUMNS: usize = 180;
+
+/// Cells across the mesh for the largest models: the regions stay recognisable.
+pub const MIN_MESH_COLUMNS: usize = 32;
+
+/// Multiply-adds the mesh may cost (cells × parameters): the demo's 337-parameter model gets
+/// the full [`MESH_COLUMNS`], a larger model a coarser mesh, down to [`MIN_MESH_COLUMNS`].
+pub const MESH_WORK: u128 = 20_000_000;
+
+/// Work (cells × parameters) above which drawing may take more than a second, so the app
+/// says what it is doing first.
+pub const SLOW_WORK: u128 = 500_000_000;
+
+/// Rows per column of the mesh, about the plot area's aspect ratio.
+const MESH_ASPECT: f64 = 0.83;
+
+/// Cells across the decision mesh for a model with `parameters` weights and biases: each
+/// cell costs one evaluation, so the mesh shrinks as the model grows.
+///
+/// ```
+/// use moons::plot::{mesh_columns, MESH_COLUMNS, MIN_MESH_COLUMNS};
+///
+/// assert_eq!(mesh_columns(337), MESH_COLUMNS);
+/// assert_eq!(mesh_columns(100_000_000), MIN_MESH_COLUMNS);
+/// let mid = mesh_columns(4_000_000);
+/// assert!(MIN_MESH_COLUMNS <= mid && mid < MESH_COLUMNS);
+/// ```
+pub fn mesh_columns(parameters: usize) -> usize {
+    let cells = MESH_WORK as f64 / parameters.max(1) as f64;
+    let columns = (cells / MESH_ASPECT).sqrt().floor();
+    (columns as usize).clamp(MIN_MESH_COLUMNS, MESH_COLUMNS)
+}
+
+/// Whether drawing the decision boundary of a model this size is long enough (more than
+/// [`SLOW_WORK`]) to announce.
+///
+/// ```
+/// assert!(!moons::plot::boundary_is_slow(337));
+/// assert!(moons::plot::boundary_is_slow(4_000_000)); // --hidden 2000,2000
+/// ```
+pub fn boundary_is_slow(parameters: usize) -> bool {
+    let columns = mesh_columns(parameters) as f64;
+    let cells = (columns * columns * MESH_ASPECT) as u128;
+    cells * parameters as u128 > SLOW_WORK
+}
 
 /// Region where the model scores below 0 (predicts −1): soft red.
 pub const REGION_NEG: RGBColor = RGBColor(0xf9, 0xd3, 0xc4);
@@ -190,8 +235,9 @@ pub fn boundary_svg(model: &Mlp, data: &Dataset, title: &str) -> Result<Boundary
 
         // Square cells: as many rows as fit the plot area's aspect ratio.
         let (w, h) = chart.plotting_area().dim_in_pixel();
-        let rows = ((MESH_COLUMNS as f64) * f64::from(h) / f64::from(w.max(1))).round() as usize;
-        runs = decision_runs(model, bounds, MESH_COLUMNS, rows.max(1));
+        let columns = mesh_columns(model.num_parameters());
+        let rows = ((columns as f64) * f64::from(h) / f64::from(w.max(1))).round() as usize;
+        runs = decision_runs(model, bounds, columns, rows.max(1));
         chart
             .draw_series(runs.iter().map(|r| {
                 let color = if r.positive { REGION_POS } else { REGION_NEG };
@@ -210,9 +256,21 @@ pub fn boundary_svg(model: &Mlp, data: &Dataset, title: &str) -> Result<Boundary
             .draw()
             .map_err(err)?;
 
+        for (color, name) in [
+            (REGION_NEG, "region the model labels −1"),
+            (REGION_POS, "region the model labels +1"),
+        ] {
+            chart
+                .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x - 6, y - 6), (x + 6, y + 6)], color.filled())
+                });
+        }
         for (label, color, name) in [
-            (-1.0, POINT_NEG, "label −1 (outer moon)"),
-            (1.0, POINT_POS, "label +1 (inner moon)"),
+            (-1.0, POINT_NEG, "points labeled −1"),
+            (1.0, POINT_POS, "points labeled +1"),
         ] {
             let points = data
                 .inputs
@@ -319,6 +377,106 @@ pub fn loss_svg(rows: &[StepRow], title: &str) -> Result<String, PlotError> {
     Ok(svg)
 }
 
+/// Draws what an evaluation measured (`eval-loss.svg`): the loss as a bar on top, and the
+/// accuracy as a bar below with a line at `chance`, the accuracy of always answering the
+/// larger class. Both values are written beside their bars.
+///
+/// ```
+/// let svg = moons::plot::evaluation_svg(0.0114, 1.0, 0.5, "evaluated").unwrap();
+/// assert!(svg.contains("loss 0.0114") && svg.contains("accuracy 100.0%"));
+/// assert!(svg.contains("chance 50.0%"));
+/// ```
+pub fn evaluation_svg(
+    loss: f64,
+    accuracy: f64,
+    chance: f64,
+    title: &str,
+) -> Result<String, PlotError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (SIZE.0, 360)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let root = root.titled(title, (FONT, 20)).map_err(err)?;
+        let (top, bottom) = root.split_vertically(150);
+        let loss_max = if loss.is_finite() && loss > 0.0 {
+            loss * 1.25
+        } else {
+            1.0
+        };
+        bar(
+            &top,
+            "loss (max-margin + L2)",
+            (loss, loss_max),
+            RGBColor(0xd7, 0x30, 0x27),
+            &format!("loss {}", crate::numbers::readable(loss)),
+            None,
+        )?;
+        bar(
+            &bottom,
+            "accuracy (%)",
+            (100.0 * accuracy, 100.0),
+            RGBColor(0x2c, 0x6f, 0xbb),
+            &format!("accuracy {:.1}%", 100.0 * accuracy),
+            Some((100.0 * chance, format!("chance {:.1}%", 100.0 * chance))),
+        )?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// One horizontal bar of `value` on an axis from 0 to `max`, labeled, with an optional
+/// marker line.
+fn bar(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    x_desc: &str,
+    (value, max): (f64, f64),
+    color: RGBColor,
+    label: &str,
+    marker: Option<(f64, String)>,
+) -> Result<(), PlotError> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .margin_right(24)
+        .x_label_area_size(40)
+        .y_label_area_size(20)
+        .build_cartesian_2d(0.0..max, 0.0..1.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .light_line_style(BLACK.mix(0.04))
+        .bold_line_style(BLACK.mix(0.12))
+        .x_desc(x_desc)
+        .axis_desc_style((FONT, 15))
+        .label_style((FONT, 12))
+        .draw()
+        .map_err(err)?;
+    let end = if value.is_finite() {
+        value.clamp(0.0, max)
+    } else {
+        max
+    };
+    chart
+        .draw_series([Rectangle::new([(0.0, 0.2), (end, 0.6)], color.filled())])
+        .map_err(err)?;
+    chart
+        .draw_series([Text::new(label.to_string(), (0.0, 0.92), (FONT, 15))])
+        .map_err(err)?;
+    if let Some((at, name)) = marker {
+        chart
+            .draw_series(LineSeries::new(
+                [(at, 0.05), (at, 0.75)],
+                BLACK.mix(0.7).stroke_width(2),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series([Text::new(name, (at, 0.92), (FONT, 13))])
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// One panel of [`loss_svg`]: a series against the step, on `[y_min, y_max]`, on a log
 /// scale when `log` is set (then `y_min` must be above 0).
 struct Panel {
@@ -379,9 +537,9 @@ impl Panel {
             .label_style((FONT, 12))
             .x_labels(x_labels)
             .x_label_formatter(&|v| format!("{v:.0}"));
-        if self.log {
-            // Powers of ten, printed as 0.01, 0.1, 1.
-            mesh.y_label_formatter(&|v| format!("{v}"));
+        if self.name == "loss" {
+            // Powers of ten and other ticks, readable from 1e-7 to 1e300.
+            mesh.y_label_formatter(&|v| crate::numbers::axis(*v));
         }
         if self.x_desc {
             mesh.x_desc("step");

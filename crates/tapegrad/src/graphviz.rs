@@ -24,6 +24,16 @@ fn escape(s: &str) -> String {
     out
 }
 
+/// Four decimals, as micrograd draws them, or four significant decimals with an exponent where
+/// fixed notation would print hundreds of digits or only zeros.
+fn number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e6).contains(&v.abs()) {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
 pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> String {
     if let Some(g) = grads
         && !std::ptr::eq(g.tape(), tape)
@@ -55,11 +65,13 @@ pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> Strin
         });
         let (op, value) = node.unwrap_or_else(|| Refused::BadOperand.panic());
         let grad = grads.map_or(String::new(), |g| {
-            format!(" | grad {:.4}", g.as_slice().get(i).copied().unwrap_or(0.0))
+            let gi = g.as_slice().get(i).copied().unwrap_or(0.0);
+            format!(" | grad {}", number(gi))
         });
         let _ = writeln!(
             out,
-            "  n{i} [shape=record, label=\"{{ {label} | data {value:.4}{grad} }}\"];"
+            "  n{i} [shape=record, label=\"{{ {label} | data {}{grad} }}\"];",
+            number(value)
         );
         if let Some(op) = op {
             let _ = writeln!(out, "  n{i}op [label=\"{}\"];", escape(&op.describe()));
@@ -76,6 +88,17 @@ pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> Strin
 #[cfg(test)]
 mod tests {
     use super::escape;
+
+    #[test]
+    fn numbers_stay_short_at_any_magnitude() {
+        use super::number;
+        assert_eq!(number(1.1), "1.1000");
+        assert_eq!(number(-0.0), "-0.0000");
+        assert_eq!(number(1e308), "1.0000e308");
+        assert_eq!(number(-2.5e-7), "-2.5000e-7");
+        assert_eq!(number(f64::NEG_INFINITY), "-inf");
+        assert_eq!(number(f64::NAN), "NaN");
+    }
 
     #[test]
     fn escape_writes_control_characters_out() {

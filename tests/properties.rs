@@ -11,29 +11,29 @@ use crate::programs::{self, Kind, Program};
 use crate::util::{ACTIVATIONS, same};
 
 /// |x| log-uniform in [lo, hi].
-fn magnitude(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
+pub(crate) fn magnitude(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
     (lo.ln()..=hi.ln()).prop_map(f64::exp)
 }
 
 /// ±|x| with |x| log-uniform in [lo, hi]: everything at least `lo` away from 0.
-fn signed(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
+pub(crate) fn signed(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
     (magnitude(lo, hi), any::<bool>()).prop_map(|(m, neg)| if neg { -m } else { m })
 }
 
 /// Anything in [−1e3, 1e3], spread over magnitudes too.
-fn wide() -> impl Strategy<Value = f64> {
+pub(crate) fn wide() -> impl Strategy<Value = f64> {
     prop_oneof![-1e3..=1e3, signed(1e-3, 1e3)]
 }
 
 /// Anything in [−10, 10], spread over magnitudes too. Sums and dots use these: central
 /// differences lose about ε·|f|/h to rounding, so with h = 1e-6 for a small operand, |f| must stay
 /// well below ~50 for a component whose gradient is small to be checked at 1e-5.
-fn moderate() -> impl Strategy<Value = f64> {
+pub(crate) fn moderate() -> impl Strategy<Value = f64> {
     prop_oneof![-10.0..=10.0, signed(1e-3, 10.0)]
 }
 
 /// A neuron's operands for up to 7 inputs: the weights then the bias, and the inputs.
-fn weights_and_inputs() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
+pub(crate) fn weights_and_inputs() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
     (0..8usize).prop_flat_map(|n| {
         (
             prop::collection::vec(moderate(), n + 1),
@@ -43,7 +43,7 @@ fn weights_and_inputs() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
 }
 
 /// The checker's leaves as a run (an empty slice is no run: record an empty one).
-fn run<'t>(t: &'t Tape, v: &[Var<'t>]) -> Run<'t> {
+pub(crate) fn run<'t>(t: &'t Tape, v: &[Var<'t>]) -> Run<'t> {
     Run::new(v).unwrap_or_else(|| t.run(&[]))
 }
 

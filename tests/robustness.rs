@@ -12,7 +12,7 @@ use crate::reference::RefTape;
 use crate::util::{ACTIVATIONS, activate, bitwise_eq, same};
 
 /// Any f64 at all, or one of the specials, or an ordinary number.
-fn any_f64() -> impl Strategy<Value = f64> {
+pub(crate) fn any_f64() -> impl Strategy<Value = f64> {
     prop_oneof![
         3 => prop::num::f64::ANY,
         3 => prop::sample::select(vec![

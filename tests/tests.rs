@@ -4,6 +4,7 @@
 mod coverage;
 mod diagnostics;
 mod golden;
+mod higher;
 mod micrograd;
 mod misuse;
 mod programs;

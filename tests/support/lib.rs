@@ -55,6 +55,36 @@ pub fn moons(n: usize) -> (Vec<[f64; 2]>, Vec<f64>) {
     (xs, ys)
 }
 
+/// The network's output for one input, recorded with binary operations (`s = b; s += w·x`
+/// per neuron) and `hidden` after each hidden neuron, the output linear. `buffers` are
+/// scratch space for the layers' activations, reused across samples.
+fn forward_binary<'t>(
+    tape: &'t Tape,
+    params: &[Var<'t>],
+    x: &[f64; 2],
+    hidden: fn(Var<'t>) -> Var<'t>,
+    (act, next): &mut (Vec<Var<'t>>, Vec<Var<'t>>),
+) -> Var<'t> {
+    act.clear();
+    tape.extend_vars(act, x);
+    let mut p = 0;
+    for (l, w) in SIZES.windows(2).enumerate() {
+        let last = l == SIZES.len() - 2;
+        next.clear();
+        for _ in 0..w[1] {
+            let (ws, b) = (&params[p..p + w[0]], params[p + w[0]]);
+            p += w[0] + 1;
+            let mut s = b;
+            for (&wi, &xi) in ws.iter().zip(act.iter()) {
+                s += wi * xi;
+            }
+            next.push(if last { s } else { hidden(s) });
+        }
+        std::mem::swap(act, next);
+    }
+    act[0]
+}
+
 /// micrograd's demo loss recorded the way micrograd records it: one node per scalar `+`, `*`
 /// and `relu` (`act = b + w₀x₀ + w₁x₁ + …`), so the tape has micrograd's graph shape, ~65k
 /// nodes. Returns the loss node; the parameters are the first `params.len()` leaves.
@@ -65,27 +95,10 @@ pub fn record_binary<'t>(
     ys: &[f64],
 ) -> Var<'t> {
     let mut data_loss: Option<Var<'t>> = None;
-    let mut act = Vec::new();
-    let mut next = Vec::new();
+    let mut buffers = (Vec::new(), Vec::new());
     for (x, &y) in xs.iter().zip(ys) {
-        act.clear();
-        tape.extend_vars(&mut act, x);
-        let mut p = 0;
-        for (l, w) in SIZES.windows(2).enumerate() {
-            let last = l == SIZES.len() - 2;
-            next.clear();
-            for _ in 0..w[1] {
-                let (ws, b) = (&params[p..p + w[0]], params[p + w[0]]);
-                p += w[0] + 1;
-                let mut s = b;
-                for (&wi, &xi) in ws.iter().zip(&act) {
-                    s += wi * xi;
-                }
-                next.push(if last { s } else { s.relu() });
-            }
-            std::mem::swap(&mut act, &mut next);
-        }
-        let li = (1.0 - y * act[0]).relu();
+        let out = forward_binary(tape, params, x, Var::relu, &mut buffers);
+        let li = (1.0 - y * out).relu();
         data_loss = Some(match data_loss {
             None => li,
             Some(d) => d + li,
@@ -97,6 +110,27 @@ pub fn record_binary<'t>(
         reg += p * p;
     }
     data_loss + ALPHA * reg
+}
+
+/// The loss of the higher-order benchmarks: the same MLP shape with tanh hidden layers and a
+/// linear output, recorded with binary operations (one node per scalar `*`, `+` and `tanh`),
+/// and the mean squared error against `ys`. Parameters are laid out as for [`record_binary`].
+pub fn record_tanh_mse<'t>(
+    tape: &'t Tape,
+    params: &[Var<'t>],
+    xs: &[[f64; 2]],
+    ys: &[f64],
+) -> Var<'t> {
+    let mut sse: Option<Var<'t>> = None;
+    let mut buffers = (Vec::new(), Vec::new());
+    for (x, &y) in xs.iter().zip(ys) {
+        let e = forward_binary(tape, params, x, Var::tanh, &mut buffers) - y;
+        sse = Some(match sse {
+            None => e * e,
+            Some(s) => s + e * e,
+        });
+    }
+    sse.expect("at least one sample") * (1.0 / xs.len() as f64)
 }
 
 /// The same loss with fused nodes, the way the `mlp` crate records it: the parameters bound as

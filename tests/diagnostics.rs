@@ -11,6 +11,7 @@ fn neuron_op(act: Activation) -> &'static str {
         Activation::Relu => "relu(dot + b)",
         Activation::Tanh => "tanh(dot + b)",
         Activation::Sigmoid => "sigmoid(dot + b)",
+        Activation::Identity => "dot + b",
     }
 }
 

@@ -306,6 +306,7 @@ proptest! {
                 Activation::Relu => if y <= 0.0 { 0.0 } else { 1.0 },
                 Activation::Tanh => 1.0 - y * y,
                 Activation::Sigmoid => (1.0 - y) * y,
+                Activation::Identity => 1.0,
             };
             let want: Vec<f64> = xs
                 .iter()

@@ -518,6 +518,7 @@ fn neuron_over_runs() {
             Activation::Relu => 4.0,
             Activation::Tanh => f64::tanh(4.0),
             Activation::Sigmoid => 1.0 / (1.0 + f64::exp(-4.0)),
+            Activation::Identity => 4.0,
         };
         assert_same(h.value(), want, &format!("{act:?}(b)"));
         let g = h.backward();
@@ -526,6 +527,7 @@ fn neuron_over_runs() {
             Activation::Relu => 1.0,
             Activation::Tanh => 1.0 - want * want,
             Activation::Sigmoid => (1.0 - want) * want,
+            Activation::Identity => 1.0,
         };
         assert_all_same(&g.wrt_run(r), &[0.0, 0.0, 0.0, slope], &format!("{act:?}"));
     }

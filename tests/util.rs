@@ -5,7 +5,12 @@ use tapegrad::Activation;
 use crate::programs::Scalar;
 
 /// Every [`Activation`], for tests that cover `Tape::neuron` with each one.
-pub const ACTIVATIONS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Sigmoid];
+pub const ACTIVATIONS: [Activation; 4] = [
+    Activation::Relu,
+    Activation::Tanh,
+    Activation::Sigmoid,
+    Activation::Identity,
+];
 
 /// `act` applied on its own (on a tape, as a node of its own): the second half of
 /// `tape.affine(w, x).relu()` (or `.tanh()`, `.sigmoid()`), the composite `Tape::neuron` must
@@ -16,6 +21,8 @@ pub fn activate<T: Scalar>(z: T, act: Activation) -> T {
         Activation::Relu => z.relu(),
         Activation::Tanh => z.tanh(),
         Activation::Sigmoid => z.sigmoid(),
+        // A node of its own that changes no bit of the value or the gradient.
+        Activation::Identity => z * 1.0,
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use crate::tape::Tape;
+use crate::arena::Tape;
 use crate::var::Var;
 
 /// The step and tolerance of a check.

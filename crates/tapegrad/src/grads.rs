@@ -1,8 +1,8 @@
 use std::fmt;
 use std::ops::Index;
 
+use crate::arena::{Tape, foreign_var};
 use crate::run::Run;
-use crate::tape::{Tape, foreign_var};
 use crate::var::Var;
 
 /// The gradients from one [`Var::backward`]: d root / d node for every node recorded up to
@@ -112,6 +112,27 @@ impl<'t> Grads<'t> {
             foreign_var("Grads::wrt_run");
         }
         out
+    }
+
+    /// The tape these gradients are of.
+    pub(crate) fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+
+    /// The gradient of every node from id 0 up to the root, indexed by [`Var::index`], as an
+    /// owned `Vec` that no longer borrows the tape, so the tape can be cleared while you keep
+    /// it (the buffer is not handed back to the tape for reuse).
+    ///
+    /// ```
+    /// let mut tape = tapegrad::Tape::new();
+    /// let x = tape.var(3.0);
+    /// let at = x.index();
+    /// let grads: Vec<f64> = (x * x).backward().into_vec();
+    /// tape.clear();
+    /// assert_eq!(grads[at], 6.0);
+    /// ```
+    pub fn into_vec(mut self) -> Vec<f64> {
+        std::mem::take(&mut self.grads)
     }
 
     /// The gradient of every node from id 0 up to the root, indexed by [`Var::index`].

@@ -2,13 +2,20 @@
 
 use std::fmt::Write;
 
+use crate::arena::{Refused, Tape, foreign_var};
 use crate::grads::Grads;
-use crate::tape::{Tape, for_each_operand};
+use crate::op::Op;
 
-/// Escapes text for a field of a DOT record label.
+/// Escapes text for a field of a DOT record label, so any string gives DOT that Graphviz
+/// reads: record syntax characters get a backslash, and control characters (NUL included,
+/// which would end the text for Graphviz) are written out as `\u{…}`.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\\\u{{{:x}}}", u32::from(c));
+            continue;
+        }
         if matches!(c, '\\' | '"' | '{' | '}' | '|' | '<' | '>') {
             out.push('\\');
         }
@@ -18,26 +25,35 @@ fn escape(s: &str) -> String {
 }
 
 pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> String {
+    if let Some(g) = grads
+        && !std::ptr::eq(g.tape(), tape)
+    {
+        foreign_var("Var::to_dot");
+    }
     let seen = tape.reachable(root);
-    let labels = tape.labels_upto(root);
+    let mut labels = vec![None; root as usize + 1];
+    tape.with(|t| {
+        for (id, label) in t.labels_upto(root) {
+            labels[id as usize] = Some(escape(label));
+        }
+    });
     let mut out =
         String::from("digraph tapegrad {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
     let mut operands = Vec::new();
     for (i, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
         let id = i as u32;
-        let label = labels[i].as_deref().map(escape).unwrap_or_default();
-        let (op_name, value) = tape.inspect(id, |op, list, value| {
+        let label = labels[i].as_deref().unwrap_or_default();
+        let node = tape.with(|t| {
+            let op = t.op(id)?;
             operands.clear();
-            for_each_operand(op, list, |p| {
+            op.for_each_operand(t.operands(), |p| {
                 if !operands.contains(&p) {
                     operands.push(p);
                 }
             });
-            (
-                (!matches!(op, crate::op::Op::Leaf)).then(|| escape(&op.describe())),
-                value,
-            )
+            Some(((!matches!(op, Op::Leaf)).then_some(op), t.value(id)?))
         });
+        let (op, value) = node.unwrap_or_else(|| Refused::BadOperand.panic());
         let grad = grads.map_or(String::new(), |g| {
             format!(" | grad {:.4}", g.as_slice().get(i).copied().unwrap_or(0.0))
         });
@@ -45,8 +61,8 @@ pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> Strin
             out,
             "  n{i} [shape=record, label=\"{{ {label} | data {value:.4}{grad} }}\"];"
         );
-        if let Some(op_name) = op_name {
-            let _ = writeln!(out, "  n{i}op [label=\"{op_name}\"];");
+        if let Some(op) = op {
+            let _ = writeln!(out, "  n{i}op [label=\"{}\"];", escape(&op.describe()));
             let _ = writeln!(out, "  n{i}op -> n{i};");
             for p in &operands {
                 let _ = writeln!(out, "  n{p} -> n{i}op;");
@@ -55,4 +71,16 @@ pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> Strin
     }
     out.push_str("}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escape_writes_control_characters_out() {
+        assert_eq!(escape("a\0b"), "a\\\\u{0}b");
+        assert_eq!(escape("x|y\n"), "x\\|y\\\\u{a}");
+        assert_eq!(escape("{<\">}"), "\\{\\<\\\"\\>\\}");
+    }
 }

@@ -109,19 +109,25 @@
 #![warn(missing_docs)]
 
 mod anomaly;
+mod arena;
 pub mod check;
+mod grad;
 mod grads;
 mod graphviz;
 mod op;
+mod real;
+mod record;
 mod run;
-mod tape;
+mod sweep;
 mod var;
 
 pub use anomaly::{Anomaly, AnomalyKind, NodeInfo};
+pub use arena::{MAX_NODES, Tape};
 pub use grads::Grads;
 pub use op::Activation;
+pub use real::Real;
+pub use record::dot_value;
 pub use run::Run;
-pub use tape::{MAX_NODES, Tape, dot_value};
 pub use var::Var;
 
 // The README's Rust examples run as doc tests too, so they cannot drift from the API.

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::tape::{Tape, foreign_var};
+use crate::arena::{Tape, foreign_var};
 use crate::var::Var;
 
 /// A run of consecutive nodes on one tape: a parameter vector bound with [`Tape::run`], or a

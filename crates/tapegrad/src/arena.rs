@@ -1,0 +1,576 @@
+//! The arena: the tape's storage, the one function that stores an operation, and the
+//! interior mutability that lets `&Tape` record. All of the engine's `unsafe` that concerns
+//! storage is here; the sweep's unchecked reads rely on the check in [`Tape::push`].
+
+use std::cell::UnsafeCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::Location;
+
+use crate::op::{Op, OperandBounds};
+use crate::var::Var;
+
+/// The most nodes a tape can hold: ids are `u32`.
+///
+/// ```
+/// assert_eq!(tapegrad::MAX_NODES, 4_294_967_295);
+/// ```
+pub const MAX_NODES: usize = u32::MAX as usize;
+
+/// An arena that records a computation, one scalar node at a time, for reverse-mode
+/// differentiation.
+///
+/// Nodes live in flat vectors (values in one, operations with their `u32` operand ids in
+/// another) in the order they were recorded. An operation can only use nodes that already exist,
+/// so **every operand id is smaller than the id of the node that uses it**: insertion order is a
+/// topological order, and [`Var::backward`] is a single reverse loop over the tape with no
+/// sorting, recursion or hashing.
+///
+/// ```text
+///   id  op          operands   value        recorded by
+///   0   leaf        –           2.0         let a = tape.var(2.0);
+///   1   leaf        –          -3.0         let b = tape.var(-3.0);
+///   2   *           0, 1       -6.0         let d = a * b;
+///   3   + 10        2           4.0         let e = d + 10.0;   (the constant is not a node)
+///   4   ln          3           1.386…      let l = e.ln();
+/// ```
+///
+/// Reading the table bottom-up is the backward pass: node 4 hands its gradient to 3, 3 to 2,
+/// 2 to 1 and 0; by the time the sweep reaches a node, every node that uses it has already
+/// been visited.
+///
+/// ```
+/// use tapegrad::Tape;
+///
+/// let tape = Tape::new();
+/// let a = tape.var(2.0);
+/// let b = tape.var(-3.0);
+/// let l = (a * b + 10.0).ln();
+/// assert_eq!(tape.len(), 5);
+/// let g = l.backward();
+/// assert_eq!(g[a], -3.0 / 4.0);
+/// assert_eq!(g[b], 2.0 / 4.0);
+/// ```
+///
+/// A `Tape` is [`Send`] but not [`Sync`]: build a graph on one thread at a time, or give each
+/// thread a tape of its own. [`Tape::clear`] takes `&mut self`, so no [`Var`] can outlive a
+/// clear; reuse one tape across training steps to keep its allocation.
+///
+/// # Panics
+///
+/// Recording panics (in release builds too) when the tape would hold more than its node limit
+/// ([`MAX_NODES`] unless [`Tape::set_node_limit`] lowered it), and operations panic when given
+/// a [`Var`] of another tape. Checks run before anything is written, so the tape stays
+/// consistent after a caught panic.
+pub struct Tape {
+    // Interior mutability without a borrow flag: every access goes through `Tape::with`.
+    inner: UnsafeCell<Inner>,
+}
+
+/// The tape's storage. Its fields are private to this module, so [`Tape::push`] and
+/// [`Tape::push_leaves`] are the only code that writes an operation.
+pub(crate) struct Inner {
+    /// One value per node: its length is the tape's.
+    values: Vec<f64>,
+    /// One operation per node, and past the tape's length `Leaf`s or stale operations that
+    /// are never read: it is kept at least as long as `values` has capacity (`fit_ops`), so a
+    /// push writes an initialized slot and one length (`values`'), not two.
+    ops: Vec<Op>,
+    /// Operand ids of `SumList` and `DotList` nodes.
+    operands: Vec<u32>,
+    labels: BTreeMap<u32, Box<str>>,
+    /// Where each node was recorded, while anomaly detection is on (`None` before it was on).
+    locations: Vec<Option<&'static Location<'static>>>,
+    detect_anomaly: bool,
+    /// Set once an operation with a pole (ln, sqrt, recip, division, powers) records a
+    /// non-finite local derivative; see the sweep.
+    dirty: bool,
+    limit: usize,
+    /// Pushes that fit without the slow path: `min(capacity of values, length of ops, limit)`,
+    /// or the current length while anomaly detection is on, so the hot path has a single
+    /// comparison.
+    room: usize,
+    /// Operand ids being collected by `Tape::sum`, kept to avoid an allocation per call.
+    pub(crate) scratch: Vec<u32>,
+    /// A reachability buffer for the sweep over a dirty tape.
+    pub(crate) reached: Vec<bool>,
+    /// A gradient buffer handed back by a dropped `Grads`, so backward does not allocate.
+    spare: Vec<f64>,
+}
+
+/// Why a push was refused; the caller panics once the tape is no longer borrowed.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    Full(usize),
+    BadOperand,
+}
+
+impl Refused {
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    pub(crate) fn panic(self) -> ! {
+        match self {
+            Refused::Full(limit) => panic!(
+                "tapegrad: the tape is full: it cannot hold more than {limit} nodes (ids are u32)"
+            ),
+            Refused::BadOperand => panic!(
+                "tapegrad: internal error: an operation names an operand that is not a node \
+                 recorded before it on this tape"
+            ),
+        }
+    }
+}
+
+impl Inner {
+    fn update_room(&mut self) {
+        self.room = if self.detect_anomaly {
+            self.values.len()
+        } else {
+            self.values.capacity().min(self.ops.len()).min(self.limit)
+        };
+    }
+
+    /// Extends `ops` with `Leaf`s to cover every slot `values` has room for.
+    fn fit_ops(&mut self) {
+        let room = self.values.capacity();
+        if self.ops.len() < room {
+            self.ops.resize(room, Op::Leaf);
+        }
+    }
+
+    /// The slow path of `Tape::push`: grows the buffers, enforces the node limit and records
+    /// the location for anomaly detection.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(
+        &mut self,
+        op: [u64; 2],
+        value: f64,
+        here: &'static Location<'static>,
+    ) -> Result<(), Refused> {
+        let id = self.values.len();
+        if id >= self.limit {
+            return Err(Refused::Full(self.limit));
+        }
+        self.values.push(value);
+        self.fit_ops();
+        // SAFETY: `fit_ops` makes `ops` as long as the capacity of `values`, which now holds
+        // node `id`; `op` is an `Op`'s representation (`Op::words`).
+        unsafe { self.ops.as_mut_ptr().add(id).cast::<[u64; 2]>().write(op) };
+        if self.detect_anomaly {
+            self.locations.push(Some(here));
+        }
+        self.update_room();
+        Ok(())
+    }
+
+    /// Whether `op` may be stored as node `id`: every operand is a node below `id`, and a list
+    /// lies within the side list (whose ids `Tape::push_operands` checked).
+    #[inline(always)]
+    fn admits(&self, op: Op, id: usize) -> bool {
+        match op.operand_bounds() {
+            OperandBounds::None => true,
+            OperandBounds::Ids(end) => end <= id as u64,
+            OperandBounds::List(end) => {
+                let ok = end <= self.operands.len() as u64;
+                if cfg!(debug_assertions) && ok {
+                    let mut below = true;
+                    op.for_each_operand(&self.operands, |k| below &= (k as usize) < id);
+                    return below;
+                }
+                ok
+            }
+        }
+    }
+
+    /// The values, operations and side list of nodes `0..=root`, for the sweep.
+    #[inline(always)]
+    pub(crate) fn nodes(&self, root: usize) -> (&[f64], &[Op], &[u32]) {
+        (&self.values[..=root], &self.ops[..=root], &self.operands)
+    }
+
+    /// The values of nodes `start .. start + len`, if they exist.
+    #[inline(always)]
+    pub(crate) fn run_values(&self, start: u32, len: usize) -> Option<&[f64]> {
+        self.values
+            .get(start as usize..(start as usize).checked_add(len)?)
+    }
+
+    pub(crate) fn value(&self, id: u32) -> Option<f64> {
+        self.values.get(id as usize).copied()
+    }
+
+    pub(crate) fn op(&self, id: u32) -> Option<Op> {
+        self.values.get(id as usize).map(|_| self.ops[id as usize])
+    }
+
+    pub(crate) fn operands(&self) -> &[u32] {
+        &self.operands
+    }
+
+    /// Whether some node recorded a non-finite local derivative.
+    pub(crate) fn dirty(&self) -> bool {
+        self.dirty
+    }
+
+    pub(crate) fn location(&self, id: u32) -> Option<&'static Location<'static>> {
+        self.locations.get(id as usize).copied().flatten()
+    }
+
+    pub(crate) fn label(&self, id: u32) -> Option<&str> {
+        self.labels.get(&id).map(|l| &**l)
+    }
+
+    pub(crate) fn labels_upto(&self, root: u32) -> impl Iterator<Item = (u32, &str)> {
+        self.labels.range(..=root).map(|(&id, l)| (id, &**l))
+    }
+}
+
+impl Default for Tape {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Tape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tape").field("len", &self.len()).finish()
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn foreign_var(what: &str) -> ! {
+    panic!("tapegrad: {what} was given a Var recorded on another tape")
+}
+
+impl Tape {
+    /// An empty tape.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty tape with room for `nodes` nodes before it reallocates.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::with_capacity(1024);
+    /// assert_eq!(tape.len(), 0);
+    /// ```
+    pub fn with_capacity(nodes: usize) -> Self {
+        let mut tape = Tape {
+            inner: UnsafeCell::new(Inner {
+                values: Vec::with_capacity(nodes),
+                ops: Vec::with_capacity(nodes),
+                operands: Vec::new(),
+                labels: BTreeMap::new(),
+                locations: Vec::new(),
+                detect_anomaly: false,
+                dirty: false,
+                limit: MAX_NODES,
+                room: 0,
+                reached: Vec::new(),
+                scratch: Vec::new(),
+                spare: Vec::new(),
+            }),
+        };
+        let t = tape.inner.get_mut();
+        t.fit_ops();
+        t.update_room();
+        tape
+    }
+
+    /// Caps the number of nodes this tape may hold (at most [`MAX_NODES`], the default), so a
+    /// runaway recording stops with a panic instead of exhausting memory, and tests can reach
+    /// "tape full" without 4 billion nodes. A limit below the current length leaves the nodes
+    /// recorded and refuses the next one.
+    ///
+    /// ```
+    /// let mut tape = tapegrad::Tape::new();
+    /// tape.set_node_limit(2);
+    /// assert_eq!(tape.node_limit(), 2);
+    /// let x = tape.var(1.0);
+    /// let _y = x * 2.0;
+    /// let full = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x + 1.0));
+    /// assert!(full.is_err());
+    /// assert_eq!(tape.len(), 2);
+    /// ```
+    pub fn set_node_limit(&mut self, limit: usize) {
+        let t = self.inner.get_mut();
+        t.limit = limit.min(MAX_NODES);
+        t.update_room();
+    }
+
+    /// The most nodes this tape may hold (see [`Tape::set_node_limit`]).
+    ///
+    /// ```
+    /// assert_eq!(tapegrad::Tape::new().node_limit(), tapegrad::MAX_NODES);
+    /// ```
+    pub fn node_limit(&self) -> usize {
+        self.with(|t| t.limit)
+    }
+
+    /// Runs `f` with the tape's storage.
+    ///
+    /// **The rule for every closure passed here**: it must not panic, and must not call user
+    /// code or any `Tape` method, since either could reach this tape again (a panic hook is
+    /// user code, and runs before unwinding) while the `&mut Inner` lives. A check that can
+    /// fail runs before `with`, or the closure returns a `Result` and the caller panics once
+    /// `with` has returned. Indexing that could fail uses `get`.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // SAFETY: `Tape` is not `Sync`, so only this thread can reach `inner`, and by the rule
+        // above no other access to it starts while `f` runs: this is the only `&mut Inner`.
+        f(unsafe { &mut *self.inner.get() })
+    }
+
+    /// The number of recorded nodes.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::new();
+    /// let x = tape.var(1.0);
+    /// let _y = x * 2.0 + 1.0; // constants are not nodes: two more
+    /// assert_eq!(tape.len(), 3);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.with(|t| t.values.len())
+    }
+
+    /// The bytes the tape's buffers hold (their capacity, not just what is in use; labels are
+    /// not counted).
+    ///
+    /// A binary node costs 24 bytes: its value and a 16-byte operation with two `u32` ids.
+    ///
+    /// ```
+    /// let tape = tapegrad::Tape::with_capacity(100);
+    /// assert!(tape.memory_bytes() >= 100 * 24);
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.with(|t| {
+            t.values.capacity() * size_of::<f64>()
+                + t.ops.capacity() * size_of::<Op>()
+                + t.operands.capacity() * size_of::<u32>()
+                + t.locations.capacity() * size_of::<Option<&Location<'_>>>()
+                + t.spare.capacity() * size_of::<f64>()
+                + t.reached.capacity()
+                + t.scratch.capacity() * size_of::<u32>()
+        })
+    }
+
+    /// Whether no node has been recorded.
+    ///
+    /// ```
+    /// assert!(tapegrad::Tape::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every node but keeps the allocations, so the next recording does not allocate.
+    ///
+    /// Taking `&mut self` makes the borrow checker reject any [`Var`] or
+    /// [`Grads`](crate::Grads) used after a clear. In a training loop, copy the gradients you
+    /// need out of the `Grads` (with [`Grads::wrt_all`](crate::Grads::wrt_all),
+    /// [`Grads::copy_run`](crate::Grads::copy_run) or [`Grads::into_vec`](crate::Grads::into_vec))
+    /// and let it go before the clear:
+    ///
+    /// ```
+    /// let mut tape = tapegrad::Tape::new();
+    /// let mut w = 1.0;
+    /// for _step in 0..3 {
+    ///     let x = tape.var(w);
+    ///     let loss = x * x;
+    ///     let g = loss.backward();
+    ///     let dw = g[x];
+    ///     drop(g); // or let it end with the loop body's scope, before the clear
+    ///     w -= 0.1 * dw;
+    ///     tape.clear();
+    /// }
+    /// assert!(tape.is_empty());
+    /// assert_eq!(w, 0.512);
+    /// ```
+    ///
+    /// Keeping the `Grads` alive across the clear does not compile:
+    ///
+    /// ```compile_fail,E0502
+    /// let mut tape = tapegrad::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let g = (x * x).backward();
+    /// tape.clear();
+    /// println!("{}", g.as_slice()[0]);
+    /// ```
+    pub fn clear(&mut self) {
+        let t = self.inner.get_mut();
+        t.values.clear();
+        t.operands.clear();
+        t.labels.clear();
+        t.locations.clear();
+        t.dirty = false;
+        t.update_room();
+    }
+
+    /// Turns anomaly detection on or off (off by default).
+    ///
+    /// While it is on, every node remembers the source location that recorded it, so
+    /// [`Var::backward_checked`] can say where a NaN or an infinity came from. It costs one
+    /// store per node while on and nothing measurable while off.
+    ///
+    /// ```
+    /// let mut tape = tapegrad::Tape::new();
+    /// tape.set_detect_anomaly(true);
+    /// let x = tape.var(-1.0);
+    /// let err = x.ln().backward_checked().unwrap_err();
+    /// assert!(err.to_string().contains("ln"));
+    /// assert!(err.to_string().contains(file!()));
+    /// ```
+    pub fn set_detect_anomaly(&mut self, on: bool) {
+        let t = self.inner.get_mut();
+        t.detect_anomaly = on;
+        if on {
+            let n = t.values.len();
+            t.locations.resize(n, None);
+        }
+        t.update_room();
+    }
+
+    /// Whether anomaly detection is on.
+    ///
+    /// ```
+    /// assert!(!tapegrad::Tape::new().detects_anomaly());
+    /// ```
+    pub fn detects_anomaly(&self) -> bool {
+        self.with(|t| t.detect_anomaly)
+    }
+
+    /// Stores `op` as the next node, with its value: the only way an operation gets onto the
+    /// tape. It checks that every operand is a node below the new one (O(1): a comparison
+    /// with the largest id, or a range end), which is what makes the sweep's unchecked
+    /// indexing sound, and panics if not, or if the tape is full.
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn push(&self, op: Op, value: f64) -> Var<'_> {
+        let here = Location::caller();
+        let pushed = self.with(|t| {
+            let id = t.values.len();
+            if !t.admits(op, id) {
+                return Err(Refused::BadOperand);
+            }
+            // Words, not the `Op`, go to the slow path too: given `op`, the compiler
+            // assembles it in memory before the branch.
+            let words = op.words();
+            if id < t.room {
+                // SAFETY: `room` never exceeds the capacity of `values` nor the length of `ops`
+                // (`update_room`), and `values` has length `id`: slot `id` is allocated and
+                // unused in `values`, and an initialized `Op` (plain data, nothing to drop) in
+                // `ops`, 8-aligned, which `words` (an `Op`'s representation) overwrites.
+                unsafe {
+                    t.values.as_mut_ptr().add(id).write(value);
+                    t.values.set_len(id + 1);
+                    t.ops.as_mut_ptr().add(id).cast::<[u64; 2]>().write(words);
+                }
+            } else {
+                t.push_slow(words, value, here)?;
+            }
+            Ok(id as u32)
+        });
+        match pushed {
+            Ok(id) => Var::new(self, id, value),
+            Err(refused) => refused.panic(),
+        }
+    }
+
+    /// [`Tape::push`] for an operation with a pole; `factors_finite` says whether its local
+    /// derivatives are finite at this point (if not, the sweep stops skipping zeros).
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn push_with_pole(&self, op: Op, value: f64, factors_finite: bool) -> Var<'_> {
+        let v = self.push(op, value);
+        self.with(|t| t.dirty |= !factors_finite);
+        v
+    }
+
+    /// Records a leaf per value and returns the first id.
+    #[track_caller]
+    pub(crate) fn push_leaves(&self, values: &[f64]) -> u32 {
+        let here = Location::caller();
+        let pushed = self.with(|t| {
+            let start = t.values.len();
+            if values.len() > t.limit.saturating_sub(start) {
+                return Err(Refused::Full(t.limit));
+            }
+            t.values.extend_from_slice(values);
+            t.fit_ops();
+            if let Some(new) = t.ops.get_mut(start..start + values.len()) {
+                new.fill(Op::Leaf);
+            }
+            if t.detect_anomaly {
+                t.locations.resize(start + values.len(), Some(here));
+            }
+            t.update_room();
+            Ok(start as u32)
+        });
+        pushed.unwrap_or_else(|refused| refused.panic())
+    }
+
+    /// Appends the operand ids of a list node (`SumList`, `DotList`) and returns where they
+    /// start. Every id must be a node of this tape already (the builders check each operand's
+    /// tape); it is checked here too, in O(len), as building the list is.
+    #[track_caller]
+    pub(crate) fn push_operands(&self, ids: &[u32]) -> u32 {
+        let pushed = self.with(|t| {
+            let (at, len) = (t.operands.len(), t.values.len());
+            if ids.len() > MAX_NODES - at || len >= t.limit {
+                return Err(Refused::Full(t.limit));
+            }
+            if ids.iter().any(|&k| k as usize >= len) {
+                return Err(Refused::BadOperand);
+            }
+            t.operands.extend_from_slice(ids);
+            Ok(at as u32)
+        });
+        pushed.unwrap_or_else(|refused| refused.panic())
+    }
+
+    /// Node `id`'s value.
+    #[track_caller]
+    pub(crate) fn value_of(&self, id: u32) -> f64 {
+        self.with(|t| t.value(id))
+            .unwrap_or_else(|| Refused::BadOperand.panic())
+    }
+
+    /// The label set on node `id`, if any.
+    pub(crate) fn label_of(&self, id: u32) -> Option<String> {
+        self.with(|t| t.label(id).map(str::to_string))
+    }
+
+    /// Sets node `id`'s label, replacing an earlier one.
+    pub(crate) fn set_label(&self, id: u32, label: &str) {
+        self.with(|t| t.labels.insert(id, label.into()));
+    }
+
+    /// Takes the spare gradient buffer, zeroed, of length `n`.
+    pub(crate) fn take_buffer(&self, n: usize) -> Vec<f64> {
+        let mut g = self.with(|t| std::mem::take(&mut t.spare));
+        g.clear();
+        g.resize(n, 0.0);
+        g
+    }
+
+    pub(crate) fn give_back_buffer(&self, buf: Vec<f64>) {
+        let old = self.with(|t| {
+            if buf.capacity() > t.spare.capacity() {
+                std::mem::replace(&mut t.spare, buf)
+            } else {
+                buf
+            }
+        });
+        drop(old);
+    }
+}

@@ -1,0 +1,273 @@
+//! The reverse sweep behind [`Var::backward`](crate::Var::backward): one loop over the tape,
+//! from the root down to node 0, in the shape of Stan Math's reverse mode.
+
+use crate::anomaly::{Anomaly, AnomalyKind, NodeInfo};
+use crate::arena::{Refused, Tape};
+use crate::op::{Adjoints, Op};
+
+impl Tape {
+    /// The reverse sweep from `root` into `grads`, which must be zeroed with length
+    /// `root + 1`.
+    ///
+    /// Seed the root with 1, then for each node from the root down, add its adjoint times each
+    /// local derivative into its operands' slots ([`Op::backward`]). Every operand is below
+    /// its user, so a node's adjoint is complete when the loop reaches it.
+    ///
+    /// While every value and local derivative on the tape is finite, a node whose adjoint is
+    /// exactly 0 adds only ±0 and is skipped (dead ReLUs, inactive hinge samples). Otherwise
+    /// the loop visits what the root reaches instead, so `0·inf` still gives NaN on the paths
+    /// PyTorch would visit, and unreachable nodes still get 0.
+    ///
+    /// With `CHECKED`, it stops at the first node whose backward gives an operand a
+    /// non-finite gradient and returns `(node, operand)`.
+    pub(crate) fn sweep<const CHECKED: bool>(
+        &self,
+        root: u32,
+        grads: &mut [f64],
+    ) -> Result<(), (u32, u32)> {
+        let root = root as usize;
+        if grads.len() != root + 1 || root >= self.len() {
+            Refused::BadOperand.panic();
+        }
+        self.with(|t| {
+            let clean = !t.dirty() && all_finite(t.nodes(root).0);
+            let mut reached = std::mem::take(&mut t.reached);
+            if !clean {
+                reached.clear();
+                reached.resize(root + 1, false);
+                reached[root] = true;
+            }
+            let (vals, ops, operands) = t.nodes(root);
+            grads[root] = 1.0;
+            let mut buf = Buffer {
+                vals,
+                grads,
+                skip_zero: clean,
+            };
+            let mut result = Ok(());
+            for i in (0..=root).rev() {
+                let (op, g) = (ops[i], buf.grads[i]);
+                let skip = if clean { g == 0.0 } else { !reached[i] };
+                if skip {
+                    continue;
+                }
+                // SAFETY: `Tape::push` stored node i only after checking that its operands are
+                // nodes below i ≤ root, and `vals` and `grads` both have length root + 1.
+                unsafe { op.backward(g, vals[i], operands, &mut buf) };
+                if !clean {
+                    op.for_each_operand(operands, |p| reached[p as usize] = true);
+                }
+                if CHECKED && let Some(p) = first_non_finite(op, operands, buf.grads) {
+                    result = Err((i as u32, p));
+                    break;
+                }
+            }
+            t.reached = reached;
+            result
+        })
+    }
+
+    /// Marks every node that `root` depends on (itself included).
+    pub(crate) fn reachable(&self, root: u32) -> Vec<bool> {
+        let root = root as usize;
+        if root >= self.len() {
+            Refused::BadOperand.panic();
+        }
+        self.with(|t| {
+            let (_, ops, operands) = t.nodes(root);
+            let mut seen = vec![false; root + 1];
+            seen[root] = true;
+            for i in (0..=root).rev() {
+                if seen[i] {
+                    // Operands are below i (checked by `Tape::push`).
+                    ops[i].for_each_operand(operands, |p| seen[p as usize] = true);
+                }
+            }
+            seen
+        })
+    }
+
+    /// The anomaly check behind [`Var::backward_checked`](crate::Var::backward_checked).
+    pub(crate) fn find_anomaly(&self, root: u32, grads: &mut [f64]) -> Result<(), Anomaly> {
+        let seen = self.reachable(root);
+        let bad_value = self.with(|t| {
+            let (vals, _, _) = t.nodes(root as usize);
+            (0..=root as usize).find(|&i| seen[i] && !vals[i].is_finite())
+        });
+        if let Some(i) = bad_value {
+            return Err(Anomaly {
+                kind: AnomalyKind::Value {
+                    value: self.value_of(i as u32),
+                },
+                node: self.node_info(i as u32),
+            });
+        }
+        self.sweep::<true>(root, grads)
+            .map_err(|(node, operand)| Anomaly {
+                kind: AnomalyKind::Gradient {
+                    operand: operand as usize,
+                    gradient: grads[operand as usize],
+                },
+                node: self.node_info(node),
+            })
+    }
+
+    /// What an anomaly report says of node `id`.
+    pub(crate) fn node_info(&self, id: u32) -> NodeInfo {
+        let (op, label, location) = self.with(|t| {
+            (
+                t.op(id).map(|op| op.describe()),
+                t.label(id).map(str::to_string),
+                t.location(id),
+            )
+        });
+        NodeInfo {
+            id: id as usize,
+            op: op.unwrap_or_else(|| Refused::BadOperand.panic()),
+            label,
+            location,
+        }
+    }
+}
+
+/// The first operand of `op` whose gradient is not finite.
+#[cold]
+fn first_non_finite(op: Op, operands: &[u32], grads: &[f64]) -> Option<u32> {
+    let mut bad = None;
+    op.for_each_operand(operands, |p| {
+        if bad.is_none() && !grads[p as usize].is_finite() {
+            bad = Some(p);
+        }
+    });
+    bad
+}
+
+/// Whether every value is finite.
+///
+/// `v · 0` is ±0 for every finite `v` and NaN for ±inf and NaN, so a sum of such products
+/// is NaN exactly when some value is not finite. Sixteen independent sums, without an early
+/// exit, keep the floating-point pipes busy.
+fn all_finite(values: &[f64]) -> bool {
+    const LANES: usize = 16;
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder().iter().fold(0.0, |acc, v| acc + v * 0.0);
+    let lanes = chunks.fold([0.0; LANES], |mut acc, c| {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v * 0.0;
+        }
+        acc
+    });
+    lanes.iter().fold(tail, |acc, l| acc + l) == 0.0
+}
+
+/// The gradient buffer of one sweep, with the values it reads.
+struct Buffer<'a> {
+    vals: &'a [f64],
+    grads: &'a mut [f64],
+    skip_zero: bool,
+}
+
+/// The `unsafe` methods' contract: every id is an operand of a node at most the root, so it is
+/// below the root and within `vals` and `grads` (length root + 1).
+impl Adjoints<f64> for Buffer<'_> {
+    #[inline(always)]
+    fn skips_zero(&self) -> bool {
+        self.skip_zero
+    }
+
+    #[inline(always)]
+    unsafe fn value(&self, k: u32) -> f64 {
+        // SAFETY: the contract above.
+        unsafe { *self.vals.get_unchecked(k as usize) }
+    }
+
+    #[inline(always)]
+    unsafe fn add(&mut self, k: u32, d: f64) {
+        // SAFETY: the contract above.
+        unsafe { *self.grads.get_unchecked_mut(k as usize) += d };
+    }
+
+    #[inline(always)]
+    unsafe fn add_range(&mut self, start: u32, len: u32, g: f64) {
+        let s = start as usize;
+        // SAFETY: the contract above, for every id of the range.
+        for gk in unsafe { self.grads.get_unchecked_mut(s..s + len as usize) } {
+            *gk += g;
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn add_dot(&mut self, g: f64, w: u32, x: u32, len: u32) {
+        let (w, x, n) = (w as usize, x as usize, len as usize);
+        // SAFETY: the contract above, for both runs; the split keeps their slices disjoint.
+        unsafe {
+            let (vw, vx) = (
+                self.vals.get_unchecked(w..w + n),
+                self.vals.get_unchecked(x..x + n),
+            );
+            if w + n <= x || x + n <= w {
+                // Disjoint runs (every dot of weights with inputs): two slices, so it
+                // vectorizes.
+                let (lo, hi) = (w.min(x), w.max(x));
+                let (head, tail) = self.grads.split_at_mut_unchecked(hi);
+                let (g_lo, g_hi) = (
+                    head.get_unchecked_mut(lo..lo + n),
+                    tail.get_unchecked_mut(..n),
+                );
+                let (gw, gx) = if w < x { (g_lo, g_hi) } else { (g_hi, g_lo) };
+                for ((gw, gx), (&wk, &xk)) in gw.iter_mut().zip(gx).zip(vw.iter().zip(vx)) {
+                    *gw += g * xk;
+                    *gx += g * wk;
+                }
+            } else {
+                // Overlapping runs (a dot of a vector with itself): one element at a time.
+                for k in 0..n {
+                    let (wk, xk) = (*vw.get_unchecked(k), *vx.get_unchecked(k));
+                    *self.grads.get_unchecked_mut(w + k) += g * xk;
+                    *self.grads.get_unchecked_mut(x + k) += g * wk;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_finite;
+
+    /// The `v · 0` sums against `f64::is_finite`, for every kind of value at every lane and in
+    /// the tail.
+    #[test]
+    fn all_finite_agrees_with_is_finite() {
+        let finite = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+        ];
+        let bad = [
+            f64::NAN,
+            -f64::NAN,
+            f64::from_bits(0x7ff0_0000_0000_0001), // signalling NaN
+            f64::from_bits(0xfff8_dead_beef_0000), // negative NaN with a payload
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for len in 0..40 {
+            let base: Vec<f64> = (0..len).map(|k| finite[k % finite.len()]).collect();
+            assert!(all_finite(&base), "len {len}");
+            for at in 0..len {
+                for &b in &bad {
+                    let mut v = base.clone();
+                    v[at] = b;
+                    assert!(!all_finite(&v), "len {len}, {b} at {at}");
+                }
+            }
+        }
+    }
+}

@@ -45,6 +45,8 @@ enum PublicOp {
     Recip,
     Sin,
     Cos,
+    Sinh,
+    Cosh,
     SumRange,
     SumList,
     SumEmpty,
@@ -60,7 +62,7 @@ enum PublicOp {
 
 use PublicOp::*;
 
-const ALL: [PublicOp; 48] = [
+const ALL: [PublicOp; 50] = [
     Var,
     Vars,
     ExtendVars,
@@ -98,6 +100,8 @@ const ALL: [PublicOp; 48] = [
     Recip,
     Sin,
     Cos,
+    Sinh,
+    Cosh,
     SumRange,
     SumList,
     SumEmpty,
@@ -422,6 +426,20 @@ fn case(op: PublicOp) -> Case {
             build: |_, v| v[0].cos(),
             value: |p| p[0].cos(),
             grad: |p| vec![-p[0].sin()],
+        },
+        Sinh => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].sinh(),
+            value: |p| p[0].sinh(),
+            grad: |p| vec![p[0].cosh()],
+        },
+        Cosh => Case {
+            point: P1,
+            nodes: 1,
+            build: |_, v| v[0].cosh(),
+            value: |p| p[0].cosh(),
+            grad: |p| vec![p[0].sinh()],
         },
         SumRange => Case {
             point: &[1.0, -2.5, 0.25],

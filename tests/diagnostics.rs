@@ -247,6 +247,29 @@ fn a_neuron_hides_a_non_finite_pre_activation_from_anomaly_detection() {
     }
 }
 
+/// A NaN or infinity born in the recorded backward of `Var::grad` is reported with the op
+/// that made it and the line that called `grad`.
+#[test]
+fn anomaly_in_a_recorded_gradient_names_the_op_and_the_grad_call() {
+    let mut tape = Tape::new();
+    tape.set_detect_anomaly(true);
+    let tape = tape;
+    let x = tape.var(0.0);
+    let y = x.sqrt() * 3.0;
+    let line = line!() + 1;
+    let dy = y.grad(&[x])[0];
+    assert_eq!(dy.value(), f64::INFINITY);
+    let err = (dy * dy).backward_checked().unwrap_err();
+    let AnomalyKind::Value { value } = err.kind else {
+        panic!("expected a non-finite value, got {err}");
+    };
+    assert_eq!(value, f64::INFINITY);
+    // sqrt's derivative is g / (2y): the division by 2·0 makes the infinity.
+    assert_eq!(err.node.op, "/");
+    let location = err.node.location.expect("detection was on");
+    assert_eq!((location.file(), location.line()), (file!(), line), "{err}");
+}
+
 #[test]
 fn anomaly_without_detection_has_no_location() {
     let tape = Tape::new();
@@ -661,4 +684,43 @@ fn dot_of_a_neuron_and_of_constants() {
     let mut ops: Vec<&str> = dot.ops.iter().map(|(_, l)| l.as_str()).collect();
     ops.sort();
     assert_eq!(ops, vec!["* 2", "+ -1", "powf 3"]);
+}
+
+/// Pins three `to_dot` bugs: a label holding NUL made the whole DOT unreadable, relabelling a
+/// node kept every old label until `clear`, and `Grads` of another tape were drawn silently.
+#[test]
+fn dot_escapes_control_characters_and_keeps_only_the_last_label() {
+    let tape = Tape::new();
+    let x = tape.var(2.0).with_label("first");
+    let x = x.with_label("nul\0and\nnewline");
+    let y = (x * 3.0).with_label("y");
+    let text = y.to_dot(Some(&y.backward()));
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert_eq!(text.lines().count(), text.matches('\n').count());
+    let dot = parse_dot(&text);
+    let labels: Vec<&str> = dot.records.iter().map(|(_, f)| f[0].as_str()).collect();
+    assert!(labels.contains(&r"nul\u0000and\u000anewline"), "{labels:?}");
+    assert!(!labels.contains(&"first"), "{labels:?}");
+    assert_eq!(x.label().as_deref(), Some("nul\0and\nnewline"));
+    // 100,000 relabels of one node keep one label.
+    let before = tape.memory_bytes();
+    for k in 0..100_000 {
+        let _ = x.with_label(&format!("x{k}"));
+    }
+    assert_eq!(x.label().as_deref(), Some("x99999"));
+    assert_eq!(tape.memory_bytes(), before);
+}
+
+#[test]
+#[should_panic(expected = "Var::to_dot was given a Var recorded on another tape")]
+fn dot_with_gradients_of_another_tape_panics() {
+    let (a, b) = (Tape::new(), Tape::new());
+    let x = a.var(1.0);
+    let y = b.var(2.0);
+    let gy = (y * y).backward();
+    // Grads of `b`'s tape, drawn on `a`'s graph: lifetimes allow it, the check refuses it.
+    let _ = (x * x).to_dot(Some(&gy));
 }

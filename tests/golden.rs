@@ -477,6 +477,27 @@ fn cos() {
     assert_eq!(y.backward()[x], 0.0);
 }
 
+#[test]
+fn sinh() {
+    // sinh 0 = 0 with gradient cosh 0 = 1; sinh 1, cosh 1.
+    unary(0.0, |x| x.sinh(), 0.0, 1.0);
+    unary(-0.0, |x| x.sinh(), -0.0, 1.0);
+    unary(1.0, |x| x.sinh(), f(1.0).sinh(), f(1.0).cosh());
+    // Overflow: sinh(±800) = ±inf, gradient cosh(800) = +inf.
+    unary(800.0, |x| x.sinh(), INF, INF);
+    unary(-800.0, |x| x.sinh(), -INF, INF);
+    unary(NAN, |x| x.sinh(), NAN, NAN);
+}
+
+#[test]
+fn cosh() {
+    // cosh 0 = 1 with gradient sinh 0 = 0; cosh(-2), sinh(-2).
+    unary(0.0, |x| x.cosh(), 1.0, 0.0);
+    unary(-2.0, |x| x.cosh(), f(-2.0).cosh(), f(-2.0).sinh());
+    // cosh(-800) = inf with gradient sinh(-800) = -inf.
+    unary(-800.0, |x| x.cosh(), INF, -INF);
+}
+
 // ---------------------------------------------------------------------------------------------
 // sum: g to each operand.
 

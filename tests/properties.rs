@@ -135,6 +135,16 @@ proptest! {
     }
 
     #[test]
+    fn sinh(x in -20.0..=20.0) {
+        check1(x, |x| x.sinh())?;
+    }
+
+    #[test]
+    fn cosh(x in -20.0..=20.0) {
+        check1(x, |x| x.cosh())?;
+    }
+
+    #[test]
     fn neg(x in wide()) {
         check1(x, |x| -x)?;
     }

@@ -62,6 +62,17 @@ pub enum ModelError {
     /// The model's shape is inconsistent or not the expected one, or the file is another
     /// format or version.
     Mismatch(String),
+    /// The file is longer than the limit of `Mlp::load_with_limit` (`io::DEFAULT_MAX_BYTES`
+    /// for `Mlp::load`; feature `serde`); nothing past the limit was read.
+    TooLarge {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its size, when known before reading (`None` for a file that kept going past
+        /// the limit, e.g. a pipe or `/dev/zero`).
+        size: Option<u64>,
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 impl fmt::Display for ModelError {
@@ -70,6 +81,17 @@ impl fmt::Display for ModelError {
             ModelError::Io(e) => write!(f, "model file I/O failed: {e}"),
             ModelError::Corrupt(m) => write!(f, "corrupt model: {m}"),
             ModelError::Mismatch(m) => write!(f, "model mismatch: {m}"),
+            ModelError::TooLarge { path, size, limit } => {
+                write!(f, "model file too large: {}: ", path.display())?;
+                match size {
+                    Some(size) => write!(f, "{size} bytes")?,
+                    None => write!(f, "more than {limit} bytes")?,
+                }
+                write!(
+                    f,
+                    ", over the limit of {limit} bytes (Mlp::load_with_limit takes a larger one)"
+                )
+            }
         }
     }
 }

@@ -74,13 +74,17 @@
 //!
 //! ## Features
 //!
-//! - `serde`: `Mlp::save` / `Mlp::load` (JSON, written to a temporary file and renamed,
-//!   checked when read, bit-exact round trip) and serde derives on the configuration types.
+//! - `serde`: `Mlp::save` / `Mlp::load` (JSON with a checksum, written to a temporary file
+//!   and renamed, read with a size cap and checked strictly, bit-exact round trip) and serde
+//!   derives on the configuration types.
 
 #![warn(missing_docs)]
 
+mod activation;
+mod builder;
 mod data;
 mod error;
+mod layer;
 pub mod loss;
 mod model;
 mod optim;
@@ -90,10 +94,13 @@ mod train;
 #[cfg(feature = "serde")]
 pub mod io;
 
+pub use activation::{Activation, BiasInit};
+pub use builder::MlpBuilder;
 pub use data::{Dataset, datasets};
 pub use error::{ModelError, TrainError};
+pub use layer::{Layer, Neuron};
 pub use loss::Loss;
-pub use model::{Activation, BiasInit, Layer, Mlp, MlpBuilder, Neuron};
+pub use model::Mlp;
 pub use optim::{Optimizer, Schedule};
 pub use train::{StepReport, TrainConfig, Trainer, evaluate};
 

@@ -98,6 +98,10 @@ pub(crate) struct Inner {
     spare: Vec<f64>,
 }
 
+/// The id `Inner::push_slow` returns for a refused push: no node has it, since a tape holds
+/// at most `u32::MAX` nodes (ids `0 .. u32::MAX`).
+const REFUSED: u32 = u32::MAX;
+
 /// Why a push was refused; the caller panics once the tape is no longer borrowed.
 #[derive(Debug)]
 pub(crate) enum Refused {
@@ -140,29 +144,30 @@ impl Inner {
     }
 
     /// The slow path of `Tape::push`: grows the buffers, enforces the node limit and records
-    /// the location for anomaly detection.
+    /// the location for anomaly detection. It returns the new id, or [`REFUSED`].
     #[cold]
     #[inline(never)]
     fn push_slow(
         &mut self,
-        op: [u64; 2],
+        admitted: bool,
+        words: [u64; 2],
         value: f64,
         here: &'static Location<'static>,
-    ) -> Result<(), Refused> {
+    ) -> u32 {
         let id = self.values.len();
-        if id >= self.limit {
-            return Err(Refused::Full(self.limit));
+        if !admitted || id >= self.limit {
+            return REFUSED;
         }
         self.values.push(value);
         self.fit_ops();
         // SAFETY: `fit_ops` makes `ops` as long as the capacity of `values`, which now holds
-        // node `id`; `op` is an `Op`'s representation (`Op::words`).
-        unsafe { self.ops.as_mut_ptr().add(id).cast::<[u64; 2]>().write(op) };
+        // node `id`; `words` is an `Op`'s representation (`Op::words`).
+        unsafe { write_words(self.ops.as_mut_ptr().add(id), words) };
         if self.detect_anomaly {
             self.locations.push(Some(here));
         }
         self.update_room();
-        Ok(())
+        id as u32
     }
 
     /// Whether `op` may be stored as node `id`: every operand is a node below `id`, and a list
@@ -171,6 +176,17 @@ impl Inner {
     fn admits(&self, op: Op, id: usize) -> bool {
         match op.operand_bounds() {
             OperandBounds::None => true,
+            // The operands of a unary or binary operation are `Var`s of this tape (checked
+            // where they are combined), and a `Var`'s id is below its tape's length for as
+            // long as it exists: only the tape makes `Var`s, of nodes it recorded, and it
+            // cannot shrink while one borrows it. Checking it again on every push is a
+            // measured fifth of the recording time, so only debug builds do.
+            OperandBounds::Two(a, b) => {
+                if cfg!(debug_assertions) {
+                    return (a as usize) < id && (b as usize) < id;
+                }
+                true
+            }
             OperandBounds::Ids(end) => end <= id as u64,
             OperandBounds::List(end) => {
                 let ok = end <= self.operands.len() as u64;
@@ -224,6 +240,23 @@ impl Inner {
 
     pub(crate) fn labels_upto(&self, root: u32) -> impl Iterator<Item = (u32, &str)> {
         self.labels.range(..=root).map(|(&id, l)| (id, &**l))
+    }
+}
+
+/// Stores `words` as the operation at `slot`, one word at a time: a 16-byte load of words
+/// just assembled on the stack would wait for both halves' stores.
+///
+/// # Safety
+///
+/// `slot` is valid for writes of an `Op`, and `words` is an `Op`'s representation
+/// ([`Op::words`]).
+#[inline(always)]
+unsafe fn write_words(slot: *mut Op, words: [u64; 2]) {
+    let slot = slot.cast::<u64>();
+    // SAFETY: the caller's contract; an `Op` is 16 bytes, 8-aligned.
+    unsafe {
+        slot.write(words[0]);
+        slot.add(1).write(words[1]);
     }
 }
 
@@ -457,32 +490,50 @@ impl Tape {
     #[track_caller]
     pub(crate) fn push(&self, op: Op, value: f64) -> Var<'_> {
         let here = Location::caller();
-        let pushed = self.with(|t| {
-            let id = t.values.len();
-            if !t.admits(op, id) {
-                return Err(Refused::BadOperand);
-            }
-            // Words, not the `Op`, go to the slow path too: given `op`, the compiler
-            // assembles it in memory before the branch.
-            let words = op.words();
-            if id < t.room {
-                // SAFETY: `room` never exceeds the capacity of `values` nor the length of `ops`
-                // (`update_room`), and `values` has length `id`: slot `id` is allocated and
-                // unused in `values`, and an initialized `Op` (plain data, nothing to drop) in
-                // `ops`, 8-aligned, which `words` (an `Op`'s representation) overwrites.
-                unsafe {
-                    t.values.as_mut_ptr().add(id).write(value);
-                    t.values.set_len(id + 1);
-                    t.ops.as_mut_ptr().add(id).cast::<[u64; 2]>().write(words);
+        // Inlined, so the check and the words fold for the `op` each caller builds. A refusal
+        // comes back as an id no node has rather than as an `Option`: measured, that keeps a
+        // recording loop's values in registers.
+        let id = self.with(
+            #[inline(always)]
+            |t| {
+                let id = t.values.len();
+                let admitted = t.admits(op, id);
+                // Words, not the `Op`, go to the slow path too: given `op`, the compiler
+                // assembles it in memory before the branch.
+                let words = op.words();
+                if admitted && id < t.room {
+                    // SAFETY: `room` never exceeds the capacity of `values` nor the length of
+                    // `ops` (`update_room`), and `values` has length `id`: slot `id` is
+                    // allocated and unused in `values`, and an initialized `Op` (plain data,
+                    // nothing to drop) in `ops`, which `words` (an `Op`'s representation)
+                    // overwrites.
+                    unsafe {
+                        t.values.as_mut_ptr().add(id).write(value);
+                        t.values.set_len(id + 1);
+                        write_words(t.ops.as_mut_ptr().add(id), words);
+                    }
+                    id as u32
+                } else {
+                    t.push_slow(admitted, words, value, here)
                 }
-            } else {
-                t.push_slow(words, value, here)?;
-            }
-            Ok(id as u32)
-        });
-        match pushed {
-            Ok(id) => Var::new(self, id, value),
-            Err(refused) => refused.panic(),
+            },
+        );
+        if id == REFUSED {
+            self.refused();
+        }
+        Var::new(self, id, value)
+    }
+
+    /// Panics for a push that [`Tape::push`] refused, once the storage is no longer borrowed.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn refused(&self) -> ! {
+        let (len, limit) = self.with(|t| (t.values.len(), t.limit));
+        if len >= limit {
+            Refused::Full(limit).panic()
+        } else {
+            Refused::BadOperand.panic()
         }
     }
 
@@ -572,5 +623,104 @@ impl Tape {
             }
         });
         drop(old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+    use crate::op::Activation;
+
+    thread_local! {
+        /// The tape a panic hook reads while a test on this thread panics.
+        static WATCHED: Cell<Option<*const Tape>> = const { Cell::new(None) };
+    }
+
+    /// Pins the "panic while borrowed" bug: a panic hook is user code that runs before
+    /// unwinding, and one that reads the tape while "tape full" is raised must find the
+    /// storage unborrowed (Miri reported the old code's second `&mut Inner` here).
+    #[test]
+    fn a_panic_hook_may_read_the_tape_while_it_reports_a_full_tape() {
+        let previous = std::sync::Arc::new(std::panic::take_hook());
+        let chained = previous.clone();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(tape) = WATCHED.with(Cell::get) {
+                // SAFETY: the tape outlives the panic below (it is dropped after
+                // `catch_unwind` returns).
+                let len = unsafe { &*tape }.len();
+                assert_eq!(len, 3);
+            }
+            chained(info);
+        }));
+        let mut tape = Tape::new();
+        tape.set_node_limit(3);
+        let tape = tape;
+        WATCHED.with(|w| w.set(Some(&tape)));
+        let x = tape.var(1.0);
+        let y = x * 2.0;
+        let _z = y + x;
+        let full = catch_unwind(AssertUnwindSafe(|| {
+            let _ = x + 1.0;
+        }));
+        let leaves = catch_unwind(AssertUnwindSafe(|| tape.vars(&[1.0])));
+        WATCHED.with(|w| w.set(None));
+        let _ = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| previous(info)));
+        assert!(full.is_err() && leaves.is_err());
+        assert_eq!(tape.len(), 3);
+    }
+
+    /// The push refuses an operation whose operands are not nodes below it, in every build,
+    /// and leaves the tape as it was.
+    #[test]
+    fn push_refuses_operands_that_are_not_below_the_node() {
+        let tape = Tape::new();
+        let _ = tape.vars(&[1.0, 2.0, 3.0]);
+        let bad = [
+            Op::DotRange { w: 0, x: 2, len: 2 },
+            Op::SumRange { start: 3, len: 1 },
+            Op::NeuronRange {
+                act: Activation::Identity,
+                w: 1,
+                x: 0,
+                len: 2,
+            },
+            Op::SumList { at: 0, len: 1 },
+        ];
+        for op in bad {
+            let refused = catch_unwind(AssertUnwindSafe(|| tape.push(op, 0.0)));
+            let message = refused.expect_err("a bad operand must panic");
+            let message = match message.downcast_ref::<&str>() {
+                Some(s) => s.to_string(),
+                None => message
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default(),
+            };
+            assert!(
+                message.contains("not a node recorded before it"),
+                "{op:?}: {message}"
+            );
+            assert_eq!(tape.len(), 3, "{op:?}");
+        }
+        // The same shapes within bounds are stored.
+        assert_eq!(
+            tape.push(Op::DotRange { w: 0, x: 1, len: 2 }, 0.0).index(),
+            3
+        );
+        assert_eq!(tape.push(Op::SumRange { start: 0, len: 4 }, 0.0).index(), 4);
+    }
+
+    /// A list must name operand ids of nodes that exist.
+    #[test]
+    fn push_operands_refuses_ids_of_nodes_not_yet_recorded() {
+        let tape = Tape::new();
+        let _ = tape.vars(&[1.0, 2.0]);
+        assert!(catch_unwind(AssertUnwindSafe(|| tape.push_operands(&[0, 2]))).is_err());
+        assert_eq!(tape.push_operands(&[1, 0]), 0);
+        assert_eq!(tape.push(Op::SumList { at: 0, len: 2 }, 3.0).index(), 2);
     }
 }

@@ -37,15 +37,19 @@ impl<'t> Var<'t> {
     /// ```
     ///
     /// The values equal [`Var::backward`]'s gradients bit for bit (the same operations run in
-    /// the same order), except that an exactly-zero gradient may be −0 here where `backward`,
-    /// which accumulates from +0, gives +0.
+    /// the same order), with two exceptions: an exactly-zero gradient may be −0 here where
+    /// `backward`, which accumulates from +0, gives +0; and a node that receives four or more
+    /// products from fused nodes ([`Tape::dot`], [`Tape::dot_run`], [`Tape::affine`],
+    /// [`Tape::neuron`]: a layer's input, or a weight shared by a batch) gets them as one
+    /// `dot` node, whose four partial sums ([`dot_value`](crate::dot_value)) may round the
+    /// last bit differently from `backward`'s running sum.
     ///
     /// # Cost
     ///
-    /// About two to three nodes per node the root depends on (a product for each operand,
-    /// and one sum node for each node that is used more than once), recorded after the root:
-    /// a `grad` costs a few times a `backward`, and the tape grows by that much until
-    /// [`Tape::clear`].
+    /// The recorded sweep adds nodes after the root, and the tape keeps them until
+    /// [`Tape::clear`]: for a binary operation, one or two (its local derivatives, and a `sum`
+    /// where a node is used more than once); for a fused node, one `dot` per operand that
+    /// collects every product it receives, plus a node or two for the activation's slope.
     ///
     /// # Panics
     ///
@@ -64,14 +68,11 @@ impl<'t> Var<'t> {
             parts: vec![SmallVec::new(); root + 1],
         };
         let mut adjoint: Vec<Option<Var<'t>>> = vec![None; root + 1];
-        rec.parts[root].push(tape.var(1.0));
+        rec.parts[root].push(Part::Node(tape.var(1.0)));
         for i in (0..=root).rev() {
             let parts = std::mem::take(&mut rec.parts[i]);
-            // Contributions in the order `backward` adds them, so the sum rounds alike.
-            let g = match parts[..] {
-                [] => continue,
-                [g] => g,
-                _ => tape.sum(&parts),
+            let Some(g) = rec.adjoint(&parts) else {
+                continue;
             };
             adjoint[i] = Some(g);
             let op = tape
@@ -91,10 +92,53 @@ impl<'t> Var<'t> {
     }
 }
 
+/// One contribution to a recorded adjoint.
+#[derive(Clone, Copy)]
+enum Part<'t> {
+    /// A recorded node.
+    Node(Var<'t>),
+    /// `g·other` from a fused node, not yet recorded: the products a node receives become one
+    /// `dot` node, where a `*` per product and a `sum` would take one more node each.
+    Product(Var<'t>, Var<'t>),
+}
+
 /// The recorded sweep's adjoints: for each node, its contributions so far.
 struct Recorder<'t> {
     tape: &'t Tape,
-    parts: Vec<SmallVec<[Var<'t>; 2]>>,
+    parts: Vec<SmallVec<[Part<'t>; 2]>>,
+}
+
+impl<'t> Recorder<'t> {
+    /// A node's adjoint from its contributions, which come in the order `backward` adds them:
+    /// one node, a product, one `dot` of the products, or a `sum`.
+    #[track_caller]
+    fn adjoint(&self, parts: &[Part<'t>]) -> Option<Var<'t>> {
+        let products = || {
+            parts.iter().filter_map(|p| match *p {
+                Part::Product(g, other) => Some((g, other)),
+                Part::Node(_) => None,
+            })
+        };
+        Some(match *parts {
+            [] => return None,
+            [Part::Node(g)] => g,
+            [Part::Product(g, other)] => g * other,
+            _ if products().count() == parts.len() => {
+                let (gs, others): (Vec<_>, Vec<_>) = products().unzip();
+                self.tape.dot(&gs, &others)
+            }
+            _ => {
+                let nodes: SmallVec<[Var<'t>; 4]> = parts
+                    .iter()
+                    .map(|p| match *p {
+                        Part::Node(g) => g,
+                        Part::Product(g, other) => g * other,
+                    })
+                    .collect();
+                self.tape.sum(&nodes)
+            }
+        })
+    }
 }
 
 /// Every id is an operand of a node at most the root, so all indexing here is in bounds; it is
@@ -112,24 +156,27 @@ impl<'t> Adjoints<Var<'t>> for Recorder<'t> {
 
     #[inline]
     unsafe fn add(&mut self, k: u32, d: Var<'t>) {
-        self.parts[k as usize].push(d);
+        self.parts[k as usize].push(Part::Node(d));
     }
 
-    #[track_caller]
+    #[inline]
+    unsafe fn add_product(&mut self, k: u32, g: Var<'t>, other: Var<'t>) {
+        self.parts[k as usize].push(Part::Product(g, other));
+    }
+
     unsafe fn add_range(&mut self, start: u32, len: u32, g: Var<'t>) {
         for k in start..start + len {
-            self.parts[k as usize].push(g);
+            self.parts[k as usize].push(Part::Node(g));
         }
     }
 
-    #[track_caller]
     unsafe fn add_dot(&mut self, g: Var<'t>, w: u32, x: u32, len: u32) {
         for k in 0..len {
             // SAFETY: the contract of this impl.
             unsafe {
                 let (wk, xk) = (self.value(w + k), self.value(x + k));
-                self.add(w + k, g * xk);
-                self.add(x + k, g * wk);
+                self.add_product(w + k, g, xk);
+                self.add_product(x + k, g, wk);
             }
         }
     }

@@ -8,12 +8,12 @@ use crate::op::Op;
 
 /// Escapes text for a field of a DOT record label, so any string gives DOT that Graphviz
 /// reads: record syntax characters get a backslash, and control characters (NUL included,
-/// which would end the text for Graphviz) are written out as `\u{…}`.
+/// which would end the text for Graphviz) are written out as `\uXXXX`.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() {
-            let _ = write!(out, "\\\\u{{{:x}}}", u32::from(c));
+            let _ = write!(out, "\\\\u{:04x}", u32::from(c));
             continue;
         }
         if matches!(c, '\\' | '"' | '{' | '}' | '|' | '<' | '>') {
@@ -79,8 +79,8 @@ mod tests {
 
     #[test]
     fn escape_writes_control_characters_out() {
-        assert_eq!(escape("a\0b"), "a\\\\u{0}b");
-        assert_eq!(escape("x|y\n"), "x\\|y\\\\u{a}");
+        assert_eq!(escape("a\0b"), "a\\\\u0000b");
+        assert_eq!(escape("x|y\n"), "x\\|y\\\\u000a");
         assert_eq!(escape("{<\">}"), "\\{\\<\\\"\\>\\}");
     }
 }

@@ -63,24 +63,26 @@
 //! ## Numeric conventions
 //!
 //! Gradients follow PyTorch (float64) at every kink, pole and overflow, so results agree with
-//! it to rounding:
+//! it to rounding. Second derivatives ([`Var::grad`] of a gradient) follow PyTorch's double
+//! backward: each derivative formula is recorded as written, so its masks are constants.
 //!
-//! | op | gradient | edge cases |
-//! |---|---|---|
-//! | `+ - neg`, `sum` | pass-through | `inf + -inf` is NaN, gradients still 1 |
-//! | `*`, `dot` | g·other | `inf * 0` is NaN, gradients (0, inf) |
-//! | `/` | g/b, −g·((a/b)/b) | a primitive: `1/0` gives (inf, −inf) |
-//! | `powf(e)`, `powi(n)` | e·xᵉ⁻¹, and 0 when e = 0 | `0⁰` = 1 with gradient 0; `0^-1` gradient −inf |
-//! | `exp` | y | overflows to inf above 709.78 |
-//! | `ln` | 1/x | `ln(+0)` gradient +inf; `ln(-1)` NaN with gradient −1 |
-//! | `tanh` | 1 − y² | `tanh(1000)` = 1, gradient 0 |
-//! | `sigmoid` | y(1 − y) | never NaN: `sigmoid(-1000)` = 0, gradient 0 |
-//! | `relu` | select on y ≤ 0 | relu'(0) = 0; NaN stays NaN |
-//! | `sqrt` | 1/(2y) | `sqrt(0)` gradient +inf, `sqrt(-0)` gradient −inf |
-//! | `abs` | sgn(x) | abs'(0) = 0 |
-//! | `recip` | −y² | `recip(0)` gradient −inf |
-//! | `sin`, `cos` | cos x, −sin x | |
-//! | `affine`, `neuron` | as `dot` then `+ b`, then the activation's row | `neuron` equals `affine` then the activation bit for bit |
+//! | op | gradient | second derivative | edge cases |
+//! |---|---|---|---|
+//! | `+ - neg`, `sum` | pass-through | 0 | `inf + -inf` is NaN, gradients still 1 |
+//! | `*`, `dot` | g·other | the cross terms: d²(ab)/da db = 1 | `inf * 0` is NaN, gradients (0, inf) |
+//! | `/` | g/b, −g·((a/b)/b) | d²(a/b)/db² = 2a/b³ | a primitive: `1/0` gives (inf, −inf) |
+//! | `powf(e)`, `powi(n)` | e·xᵉ⁻¹, and 0 when e = 0 | e(e−1)·xᵉ⁻², by the same rule: `x²` at 0 gives 2, `x³` and `x¹` give 0 | `0⁰` = 1 with gradient 0; `0^-1` gradient −inf |
+//! | `exp` | y | y | overflows to inf above 709.78 |
+//! | `ln` | 1/x | −1/x² | `ln(+0)` gradient +inf; `ln(-1)` NaN with gradient −1 |
+//! | `tanh` | 1 − y² | −2y(1 − y²), through y | `tanh(1000)` = 1, gradient 0 |
+//! | `sigmoid` | y(1 − y) | y(1 − y)(1 − 2y), through y | never NaN: `sigmoid(-1000)` = 0, gradient 0 |
+//! | `relu` | select on y ≤ 0 | 0 everywhere, 0 included (the mask is a constant) | relu'(0) = 0; NaN stays NaN |
+//! | `sqrt` | 1/(2y) | −1/(4x^{3/2}) | `sqrt(0)` gradient +inf, `sqrt(-0)` gradient −inf |
+//! | `abs` | sgn(x) | 0 (sgn is a constant) | abs'(0) = 0 |
+//! | `recip` | −y² | 2/x³ | `recip(0)` gradient −inf |
+//! | `sin`, `cos` | cos x, −sin x | −sin x, −cos x | |
+//! | `sinh`, `cosh` | cosh x, sinh x | sinh x, cosh x | overflow to ±inf beyond \|x\| ≈ 710 |
+//! | `affine`, `neuron` | as `dot` then `+ b`, then the activation's row | as the same function written with `dot`, `+` and the activation | `neuron` equals `affine` then the activation bit for bit |
 //!
 //! Two places where results can differ from PyTorch's in the last bit or the sign of a zero:
 //! gradients accumulate from +0, so a gradient that is exactly zero is +0 where PyTorch,
@@ -91,7 +93,79 @@
 //! NaN and ±inf are data, not errors: they propagate by IEEE rules. A node the root does not
 //! depend on gets gradient exactly 0, and a node used twice accumulates both contributions.
 //! To find where a NaN came from, turn on [`Tape::set_detect_anomaly`] and call
-//! [`Var::backward_checked`].
+//! [`Var::backward_checked`]; nodes that [`Var::grad`] records are reported at the line that
+//! called `grad`.
+//!
+//! ## Higher-order derivatives
+//!
+//! [`Var::grad`] records the reverse sweep onto the same tape, so gradients are nodes: use
+//! them in a loss (a gradient penalty, a physics-informed residual), call `grad` on them again
+//! for a Hessian row or a third derivative, or `backward` through them.
+//!
+//! ```
+//! use tapegrad::Tape;
+//!
+//! let tape = Tape::new();
+//! let x = tape.var(0.5);
+//! let y = x.sin() * x; // y = x·sin x
+//! let dy = y.grad(&[x])[0]; // sin x + x·cos x
+//! let d2y = dy.grad(&[x])[0]; // 2 cos x − x·sin x
+//! assert!((d2y.value() - (2.0 * 0.5f64.cos() - 0.5 * 0.5f64.sin())).abs() < 1e-15);
+//! assert_eq!(dy.value(), y.backward()[x]); // the same bits as backward
+//! ```
+//!
+//! ## Source layout
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `op.rs` | every operation: the `Op` enum, the table of elementwise functions (name, forward, derivative, pole), the binary and constant operations, the activations, and `Op::backward`, the one backward step of every op |
+//! | `arena.rs` | the tape's storage, [`Tape::push`](Tape) (the only writer of an operation, which checks its operands) and the interior mutability with its `unsafe` |
+//! | `record.rs` | the [`Tape`] methods that record nodes ([`Tape::var`], [`Tape::sum`], [`Tape::dot`], runs, fused nodes) |
+//! | `var.rs` | [`Var`], its math methods and operators |
+//! | `sweep.rs` | the reverse sweep of [`Var::backward`]: one loop |
+//! | `grad.rs` | [`Var::grad`]: the same sweep, recorded |
+//! | `real.rs` | [`Real`]: the trait formulas are written over, for `f64` and [`Var`] |
+//!
+//! ## Adding an operation
+//!
+//! An elementwise function, say `sinh`, takes four steps; the compiler points at anything
+//! missed, since every `match` on operations is exhaustive.
+//!
+//! 1. **Its row** in the `unary_ops!` table in `op.rs`: the variant and the name it prints,
+//!    its forward rule on `f64`, its derivative `dy/dx·g` from the input `x` and the output
+//!    `y` (written over [`Real`], so it serves [`Var::backward`] and [`Var::grad`] alike), and
+//!    whether the derivative has a pole where the value is finite:
+//!
+//!    ```text
+//!    Sinh "sinh",
+//!        forward |x| x.sinh(),
+//!        derivative |g, x, _| g * x.cosh(),
+//!        pole false;
+//!    ```
+//!
+//!    The derivative may only use what [`Real`] offers; if it needs a function the trait lacks
+//!    (here `cosh`), add that function first, the same way, and a method to [`Real`] with its
+//!    `f64` and [`Var`] versions in `real.rs`.
+//! 2. **Its method** on [`Var`] in `var.rs`, named as on `f64`, with a doc example:
+//!    `pub fn sinh(self) -> Self { self.unary(UnOp::Sinh) }`.
+//! 3. **Its tests**: its edge cases in `tests/golden.rs` (value and gradient bits at 0, ±inf,
+//!    NaN and where it overflows), a property test against central differences in
+//!    `tests/properties.rs`, and a case in `tests/coverage.rs` (whose list of public
+//!    operations does not compile until it has one).
+//! 4. **Its row** in the conventions table above: gradient, second derivative, edge cases.
+//!
+//! An operation with operands of its own shape (a new fused node) is a variant of `Op`: the
+//! compiler then asks for its words, its operands, its bounds for the push check, its name and
+//! its arm in `Op::backward`, all in `op.rs`.
+//!
+//! ## Safety
+//!
+//! The `unsafe` code is in three places, each with a `// SAFETY:` argument: the tape's
+//! interior mutability (`Tape::with`, whose closures never panic or call out), the push that
+//! writes a node without bounds checks, and the sweep's unchecked reads of operands, which the
+//! push's operand check makes sound. The unit tests of `tapegrad` are small enough for Miri:
+//! with a nightly toolchain, `cargo +nightly miri test -p tapegrad --lib` (the pinned toolchain
+//! is stable, and Miri needs nightly).
 //!
 //! ## Panics
 //!

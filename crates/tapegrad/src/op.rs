@@ -62,28 +62,32 @@ impl Op {
     /// The node's 16 bytes as two words, padding zeroed: what a push stores, in two stores
     /// where a typed `Op`, split by padding, takes up to five.
     ///
-    /// Each field goes to its byte offset in the machine's own byte order (`to_ne_bytes`), so
-    /// the words are this `Op`'s representation on little- and big-endian targets alike.
+    /// Each word is assembled as a little-endian number (tag in the low byte, the first `u32`
+    /// in the high half) from fields converted with `to_le`, then converted back with
+    /// `to_le`: no-ops on little-endian targets, and byte swaps that put every field at its
+    /// offset in the machine's own order on big-endian ones.
     #[inline(always)]
     pub(crate) fn words(self) -> [u64; 2] {
         // SAFETY: a `repr(u8)` enum's first byte is its tag.
         let tag = unsafe { *(&raw const self).cast::<u8>() };
-        let (byte1, a, second): (u8, u32, [u8; 8]) = match self {
-            Op::Leaf => (0, 0, [0; 8]),
-            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => (0, a, pair(b, 0)),
-            Op::Unary(op, a) => (op as u8, a, [0; 8]),
-            Op::Scalar(op, a, c) => (op as u8, a, c.to_bits().to_ne_bytes()),
+        let head = |byte1: u8, a: u32| {
+            (u64::from(tag) | u64::from(byte1) << 8 | u64::from(a.to_le()) << 32).to_le()
+        };
+        let pair = |lo: u32, hi: u32| (u64::from(lo.to_le()) | u64::from(hi.to_le()) << 32).to_le();
+        match self {
+            Op::Leaf => [head(0, 0), 0],
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
+                [head(0, a), pair(b, 0)]
+            }
+            Op::Unary(op, a) => [head(op as u8, a), 0],
+            // The constant's bits are its native representation already.
+            Op::Scalar(op, a, c) => [head(op as u8, a), c.to_bits()],
             Op::SumRange { start: a, len }
             | Op::SumList { at: a, len }
-            | Op::DotList { at: a, len } => (0, a, pair(len, 0)),
-            Op::DotRange { w, x, len } => (0, w, pair(x, len)),
-            Op::NeuronRange { act, w, x, len } => (act as u8, w, pair(x, len)),
-        };
-        let mut first = [0u8; 8];
-        first[0] = tag;
-        first[1] = byte1;
-        first[4..].copy_from_slice(&a.to_ne_bytes());
-        [u64::from_ne_bytes(first), u64::from_ne_bytes(second)]
+            | Op::DotList { at: a, len } => [head(0, a), pair(len, 0)],
+            Op::DotRange { w, x, len } => [head(0, w), pair(x, len)],
+            Op::NeuronRange { act, w, x, len } => [head(act as u8, w), pair(x, len)],
+        }
     }
 
     /// Adds this node's contributions to its operands' adjoints, for upstream adjoint `g` and
@@ -130,8 +134,8 @@ impl Op {
                     let (ws, xs) = list(operands, at, 2 * len).split_at(len as usize);
                     for (&wk, &xk) in ws.iter().zip(xs) {
                         let (wv, xv) = (adj.value(wk), adj.value(xk));
-                        adj.add(wk, g * xv);
-                        adj.add(xk, g * wv);
+                        adj.add_product(wk, g, xv);
+                        adj.add_product(xk, g, wv);
                     }
                 }
                 Op::NeuronRange { act, w, x, len } => {
@@ -188,9 +192,9 @@ impl Op {
         match self {
             Op::Leaf => OperandBounds::None,
             Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
-                OperandBounds::Ids(u64::from(a.max(b)) + 1)
+                OperandBounds::Two(a, b)
             }
-            Op::Unary(_, a) | Op::Scalar(_, a, _) => OperandBounds::Ids(u64::from(a) + 1),
+            Op::Unary(_, a) | Op::Scalar(_, a, _) => OperandBounds::Two(a, a),
             Op::SumRange { start, len } => OperandBounds::Ids(end(start, len)),
             Op::DotRange { w, x, len } => OperandBounds::Ids(end(w, len).max(end(x, len))),
             Op::NeuronRange { w, x, len, .. } => {
@@ -234,19 +238,12 @@ impl Op {
 pub(crate) enum OperandBounds {
     /// No operands.
     None,
+    /// These two node ids (the same twice for one operand).
+    Two(u32, u32),
     /// Node ids below this bound.
     Ids(u64),
     /// Side-list entries below this bound.
     List(u64),
-}
-
-/// Eight bytes holding `lo` then `hi`, each in the machine's byte order.
-#[inline(always)]
-fn pair(lo: u32, hi: u32) -> [u8; 8] {
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&lo.to_ne_bytes());
-    out[4..].copy_from_slice(&hi.to_ne_bytes());
-    out
 }
 
 /// `operands[at .. at + len]`, unchecked.
@@ -284,6 +281,14 @@ pub(crate) trait Adjoints<T> {
     /// As [`Adjoints::value`].
     unsafe fn add(&mut self, k: u32, d: T);
 
+    /// Adds `g·other` to node `k`'s adjoint: a fused node's contribution, which the recorded
+    /// sweep may gather with the node's other products into one `dot` node.
+    ///
+    /// # Safety
+    ///
+    /// As [`Adjoints::value`].
+    unsafe fn add_product(&mut self, k: u32, g: T, other: T);
+
     /// Adds `g` to the adjoints of nodes `start .. start + len`.
     ///
     /// # Safety
@@ -318,6 +323,11 @@ pub(crate) trait Adjoints<T> {
 /// assert_eq!(Activation::Tanh.apply(-1.25), (-1.25f64).tanh());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[repr(u8)]
 pub enum Activation {
     /// `z` if `z ≥ 0`, else 0, as [`Var::relu`](crate::Var::relu) computes it: a select, so
@@ -327,11 +337,30 @@ pub enum Activation {
     Tanh,
     /// `1 / (1 + e⁻ᶻ)`, as [`Var::sigmoid`](crate::Var::sigmoid).
     Sigmoid,
-    /// `z` itself: a linear output layer, and [`Tape::affine`](crate::Tape::affine).
+    /// `z` itself: micrograd's linear neuron (`nonlin=False`), an output layer, and
+    /// [`Tape::affine`](crate::Tape::affine). Named `linear` in text.
+    #[cfg_attr(feature = "serde", serde(rename = "linear", alias = "identity"))]
     Identity,
 }
 
 impl Activation {
+    /// Every activation, in declaration order.
+    ///
+    /// ```
+    /// assert_eq!(tapegrad::Activation::ALL.len(), 4);
+    /// ```
+    pub const ALL: [Activation; 4] = [
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Identity,
+    ];
+
+    /// The name the `mlp` crate's activation had for [`Activation::Identity`].
+    #[deprecated(note = "use `Activation::Identity`")]
+    #[allow(non_upper_case_globals)]
+    pub const Linear: Activation = Activation::Identity;
+
     /// The activation's function, on `f64` or recorded on a [`Var`](crate::Var): the formula
     /// that [`Tape::neuron`](crate::Tape::neuron) uses, so tape-free inference gives the
     /// tape's bits.
@@ -355,17 +384,36 @@ impl Activation {
         }
     }
 
-    /// The activation's name, as `"relu"`.
+    /// The `mlp` crate's name for recording an activation on a tape.
+    #[deprecated(note = "use `Activation::apply`, which takes a `Var` too")]
+    #[track_caller]
+    pub fn record(self, z: crate::Var<'_>) -> crate::Var<'_> {
+        self.apply(z)
+    }
+
+    /// What the `mlp` crate's `fused` returned: the activation of a `Tape::neuron` node, or
+    /// `None` for [`Activation::Identity`] (recorded with `Tape::affine`).
+    #[deprecated(note = "every activation, `Identity` included, records as one `Tape::neuron`")]
+    pub fn fused(self) -> Option<Activation> {
+        match self {
+            Activation::Identity => None,
+            Activation::Relu | Activation::Tanh | Activation::Sigmoid => Some(self),
+        }
+    }
+
+    /// The lowercase name used in text (model files, command lines), which
+    /// [`str::parse`] reads back.
     ///
     /// ```
-    /// assert_eq!(tapegrad::Activation::Identity.name(), "identity");
+    /// assert_eq!(tapegrad::Activation::Sigmoid.name(), "sigmoid");
+    /// assert_eq!(tapegrad::Activation::Identity.name(), "linear");
     /// ```
     pub fn name(self) -> &'static str {
         match self {
             Activation::Relu => UnOp::Relu.name(),
             Activation::Tanh => UnOp::Tanh.name(),
             Activation::Sigmoid => UnOp::Sigmoid.name(),
-            Activation::Identity => "identity",
+            Activation::Identity => "linear",
         }
     }
 
@@ -380,6 +428,47 @@ impl Activation {
             Activation::Sigmoid => UnOp::Sigmoid.derivative(g, y, y),
             Activation::Identity => g,
         }
+    }
+}
+
+/// micrograd's spelling: `ReLU`, `Tanh`, `Sigmoid`, `Linear` (as in `ReLUNeuron(2)`).
+///
+/// ```
+/// assert_eq!(tapegrad::Activation::Relu.to_string(), "ReLU");
+/// assert_eq!(tapegrad::Activation::Identity.to_string(), "Linear");
+/// ```
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Activation::Relu => "ReLU",
+            Activation::Tanh => "Tanh",
+            Activation::Sigmoid => "Sigmoid",
+            Activation::Identity => "Linear",
+        })
+    }
+}
+
+/// Parses `relu`, `tanh`, `sigmoid`, `linear` or `identity`, in any case.
+///
+/// ```
+/// use tapegrad::Activation;
+/// assert_eq!("TANH".parse::<Activation>(), Ok(Activation::Tanh));
+/// assert_eq!("identity".parse::<Activation>(), Ok(Activation::Identity));
+/// assert!("softmax".parse::<Activation>().unwrap_err().contains("softmax"));
+/// ```
+impl std::str::FromStr for Activation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("identity") {
+            return Ok(Activation::Identity);
+        }
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown activation `{s}` (expected relu, tanh, sigmoid or linear)")
+            })
     }
 }
 
@@ -778,12 +867,12 @@ mod tests {
         let covered: std::collections::BTreeSet<i32> = ops.iter().map(variant).collect();
         assert_eq!(covered.len(), 12, "every_op must list every variant");
         for op in ops {
-            let mut slot = std::mem::MaybeUninit::<Op>::uninit();
             // SAFETY: what this test checks. Bytes 0 and 1 (the tag, a `ScalarOp`, a `UnOp` or
             // an `Activation`) are `op`'s own, so while the other fields stay clear of them, a
             // field at a wrong offset gives another `Op` of the same variant, which the
             // comparison below shows.
             let back = unsafe {
+                let mut slot = std::mem::MaybeUninit::<Op>::uninit();
                 slot.as_mut_ptr().cast::<[u64; 2]>().write(op.words());
                 slot.assume_init()
             };
@@ -876,11 +965,12 @@ mod tests {
         for op in ops {
             let mut max = 0;
             op.for_each_operand(&[], |k| max = max.max(k));
-            assert_eq!(
-                op.operand_bounds(),
-                OperandBounds::Ids(u64::from(max) + 1),
-                "{op:?}"
-            );
+            let end = match op.operand_bounds() {
+                OperandBounds::Two(a, b) => u64::from(a.max(b)) + 1,
+                OperandBounds::Ids(end) => end,
+                bounds => panic!("{op:?}: {bounds:?}"),
+            };
+            assert_eq!(end, u64::from(max) + 1, "{op:?}");
         }
         assert_eq!(
             Op::DotList { at: 4, len: 3 }.operand_bounds(),

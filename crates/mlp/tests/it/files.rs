@@ -8,21 +8,21 @@ use mlp::{Activation, Layer, Mlp, ModelError, Neuron, TrainConfig, Trainer, data
 use crate::common::bits;
 
 /// A fresh folder for one test, removed when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> Self {
+    pub fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("mlp-test-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
 
-    fn file(&self, name: &str) -> PathBuf {
+    pub fn file(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 
-    fn entries(&self) -> Vec<String> {
+    pub fn entries(&self) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(&self.0)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -119,20 +119,47 @@ fn the_format_is_documented_json() {
         }],
     )
     .unwrap();
+    // The checksum as the io module documents it: FNV-1a 64 over little-endian u64s (nin,
+    // layer count, then per layer its neuron count and per neuron the activation name's
+    // length and bytes, the weight count, the weights' bits, the bias's bits).
+    let mut bytes = Vec::new();
+    let u64s = |v: &[u64], bytes: &mut Vec<u8>| {
+        for x in v {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+    };
+    u64s(&[2, 1, 1, 4], &mut bytes);
+    bytes.extend_from_slice(b"relu");
+    u64s(
+        &[2, 0.5f64.to_bits(), (-0.25f64).to_bits(), 1.0f64.to_bits()],
+        &mut bytes,
+    );
+    let fnv = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     assert_eq!(
         model.to_json(),
-        r#"{"format":"tapegrad-mlp","version":1,"nin":2,"layers":[{"activation":"relu","neurons":[{"w":[0.5,-0.25],"b":1.0}]}]}"#
+        format!(
+            r#"{{"format":"tapegrad-mlp","version":2,"checksum":"{fnv:016x}","nin":2,"layers":[{{"activation":"relu","neurons":[{{"w":[0.5,-0.25],"b":1.0}}]}}]}}"#
+        )
     );
 }
 
-fn corrupt(e: ModelError) -> String {
+/// `json` as a version 1 file (no checksum), so its content can be edited by hand.
+pub fn v1(json: &str) -> String {
+    let start = json.find(r#","checksum":""#).unwrap();
+    let end = start + 13 + 16 + 1;
+    format!("{}{}", &json[..start], &json[end..]).replacen(r#""version":2"#, r#""version":1"#, 1)
+}
+
+pub fn corrupt(e: ModelError) -> String {
     match e {
         ModelError::Corrupt(m) => m,
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
 
-fn mismatch(e: ModelError) -> String {
+pub fn mismatch(e: ModelError) -> String {
     match e {
         ModelError::Mismatch(m) => m,
         other => panic!("expected Mismatch, got {other:?}"),
@@ -160,7 +187,8 @@ fn truncated_files_are_corrupt() {
 
 #[test]
 fn corrupt_files_are_errors() {
-    let good = Mlp::new(2, &[3, 1], 1).to_json();
+    // Version 1 (no checksum) reaches the content checks after a hand edit.
+    let good = v1(&Mlp::new(2, &[3, 1], 1).to_json());
     let w0 = {
         let start = good.find(r#""w":["#).unwrap() + 5;
         let end = start + good[start..].find(',').unwrap();
@@ -176,8 +204,9 @@ fn corrupt_files_are_errors() {
             "layer 0, neuron 0, weight 0 is null",
         ),
         (good.replacen(&w0, "1e999", 1), "not valid JSON"),
+        (good.replacen(r#","b":0.0"#, "", 1), "missing field `b`"),
         (
-            good.replacen(r#","b":0.0"#, "", 1),
+            good.replacen(r#","b":0.0"#, r#","b":null"#, 1),
             "layer 0, neuron 0, bias is null",
         ),
         (
@@ -206,7 +235,7 @@ fn corrupt_files_are_errors() {
 
 #[test]
 fn mismatched_files_are_errors() {
-    let good = Mlp::new(2, &[3, 1], 1).to_json();
+    let good = v1(&Mlp::new(2, &[3, 1], 1).to_json());
     let cases: Vec<(String, &str)> = vec![
         (
             good.replacen("tapegrad-mlp", "keras", 1),
@@ -217,8 +246,8 @@ fn mismatched_files_are_errors() {
             "not a model file",
         ),
         (
-            good.replacen(r#""version":1"#, r#""version":2"#, 1),
-            "version 2 is not supported",
+            good.replacen(r#""version":1"#, r#""version":3"#, 1),
+            "version 3 is not supported",
         ),
         (
             good.replacen(r#""nin":2"#, r#""nin":3"#, 1),
@@ -235,7 +264,7 @@ fn mismatched_files_are_errors() {
         assert!(msg.contains(expect), "{text}\n=> {msg}");
     }
     // A second layer whose neurons expect the wrong width.
-    let three_to_two = Mlp::new(2, &[2, 1], 1).to_json();
+    let three_to_two = v1(&Mlp::new(2, &[2, 1], 1).to_json());
     let hacked = three_to_two.replacen(
         r#"{"activation":"relu","neurons":[{"#,
         r#"{"activation":"relu","neurons":[{"w":[0.5,0.5],"b":0.0},{"#,
@@ -265,19 +294,6 @@ fn io_errors_name_the_path_and_leave_nothing_behind() {
     let err = Mlp::load(dir.file("absent.json")).unwrap_err();
     assert!(matches!(err, ModelError::Io(_)));
     assert!(err.to_string().contains("absent.json"));
-    assert!(dir.entries().is_empty());
-}
-
-#[test]
-fn non_finite_models_are_not_saved() {
-    let dir = TempDir::new("nonfinite");
-    let path = dir.file("model.json");
-    let mut m = Mlp::new(2, &[3, 1], 0);
-    let mut p = m.parameters();
-    p[4] = f64::INFINITY;
-    m.set_parameters(&p);
-    let msg = corrupt(m.save(&path).unwrap_err());
-    assert!(msg.contains("layer 0, neuron 1, weight 1 is inf"), "{msg}");
     assert!(dir.entries().is_empty());
 }
 

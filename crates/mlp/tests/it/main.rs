@@ -4,6 +4,8 @@ mod common;
 #[cfg(feature = "serde")]
 mod files;
 mod gradient;
+#[cfg(feature = "serde")]
+mod hostile;
 mod model;
 mod parallel;
 mod training;

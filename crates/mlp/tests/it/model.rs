@@ -141,6 +141,48 @@ fn set_parameters_rejects_wrong_length() {
     Mlp::new(3, &[4, 2], 1).set_parameters(&[1.0, 2.0, 3.0]);
 }
 
+// Pins a bug: set_parameters took NaN, and only a later save refused the poisoned model.
+#[test]
+#[should_panic(expected = "Mlp::set_parameters: parameter 4 (layer 0, neuron 1, weight 1) is NaN")]
+fn set_parameters_rejects_nan() {
+    let mut m = Mlp::new(2, &[3, 1], 0);
+    let mut p = m.parameters();
+    p[4] = f64::NAN;
+    m.set_parameters(&p);
+}
+
+#[test]
+fn try_set_parameters_rejects_non_finite_values_and_keeps_the_model() {
+    let mut m = Mlp::new(2, &[3, 1], 0);
+    let before = m.clone();
+    let n = m.num_parameters();
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        for i in [0, 2, n - 1] {
+            let mut p: Vec<f64> = (0..n).map(|k| k as f64).collect();
+            p[i] = bad;
+            let err = m.try_set_parameters(&p).unwrap_err();
+            let name = m.parameter_name(i);
+            assert!(
+                matches!(&err, ModelError::Corrupt(msg) if msg.contains(&format!("parameter {i} ({name}) is {bad}"))),
+                "{err}"
+            );
+            assert_eq!(m, before);
+        }
+    }
+    let err = m.try_set_parameters(&vec![0.0; n + 1]).unwrap_err();
+    assert!(
+        matches!(&err, ModelError::Mismatch(msg) if msg.contains("14 values")),
+        "{err}"
+    );
+    assert_eq!(m, before);
+    // Finite values, the extremes included, are taken as they are.
+    let p: Vec<f64> = (0..n)
+        .map(|k| if k % 2 == 0 { f64::MAX } else { -5e-324 })
+        .collect();
+    m.try_set_parameters(&p).unwrap();
+    assert_eq!(bits(&m.parameters()), bits(&p));
+}
+
 #[test]
 fn bind_is_contiguous_and_each_neuron_is_one_node() {
     let m = Mlp::new(2, &[16, 16, 1], 3);

@@ -1,0 +1,419 @@
+//! Model files under attack: flipped bits, repeated and unknown fields, huge or endless
+//! files, long names, leftover temporary files, symbolic links, permissions, kills.
+
+use std::fs;
+
+use mlp::io::temp_path;
+use mlp::{BiasInit, Mlp, ModelError};
+
+use crate::common::bits;
+use crate::files::{TempDir, corrupt, mismatch, v1};
+
+/// A small model with no zero parameter, so every number in its file has digits to flip.
+fn small_model() -> Mlp {
+    Mlp::builder(2, &[3, 1])
+        .bias_init(BiasInit::Uniform)
+        .seed(11)
+        .build()
+}
+
+// Pins a bug: 18 % of single-bit flips in a saved file loaded a different model silently.
+#[test]
+fn no_single_bit_flip_loads_a_different_model() {
+    let dir = TempDir::new("bitflips");
+    let path = dir.file("model.json");
+    let model = small_model();
+    model.save(&path).unwrap();
+    let good = fs::read(&path).unwrap();
+    let (mut errors, mut same) = (0, 0);
+    for i in 0..good.len() {
+        for bit in 0..8 {
+            let mut bad = good.clone();
+            bad[i] ^= 1 << bit;
+            // Text is checked in memory; other bytes go through a file, as a load does.
+            let loaded = match std::str::from_utf8(&bad) {
+                Ok(text) => Mlp::from_json(text),
+                Err(_) => {
+                    fs::write(&path, &bad).unwrap();
+                    Mlp::load(&path)
+                }
+            };
+            match loaded {
+                Ok(m) => {
+                    // Only a flip that leaves the model as it was may load (a 17th digit that
+                    // still parses to the same number).
+                    assert_eq!(bits(&m.parameters()), bits(&model.parameters()), "byte {i}");
+                    assert_eq!(m, model, "byte {i} bit {bit}");
+                    same += 1;
+                }
+                Err(ModelError::Corrupt(_) | ModelError::Mismatch(_)) => errors += 1,
+                Err(other) => panic!("byte {i} bit {bit}: {other}"),
+            }
+        }
+    }
+    assert_eq!(errors + same, good.len() * 8);
+    assert!(errors > same * 50, "{errors} errors, {same} harmless");
+}
+
+#[test]
+fn a_changed_parameter_fails_the_checksum() {
+    let model = small_model();
+    let json = model.to_json();
+    let b = model.layers()[0].neurons[0].b;
+    let edited = json.replacen(&format!("\"b\":{b:?}"), "\"b\":0.5", 1);
+    assert_ne!(edited, json);
+    let msg = corrupt(Mlp::from_json(&edited).unwrap_err());
+    assert!(msg.contains("checksum mismatch"), "{msg}");
+    // A layer's activation is covered too.
+    let edited = json.replacen(r#""activation":"relu""#, r#""activation":"tanh""#, 1);
+    assert!(corrupt(Mlp::from_json(&edited).unwrap_err()).contains("checksum mismatch"));
+
+    let at = json.find(r#""checksum":""#).unwrap() + 12;
+    let stored = &json[at..at + 16];
+    let cases = [
+        (
+            json.replacen(stored, &stored.to_uppercase(), 1),
+            "16 lowercase hex digits",
+        ),
+        (json.replacen(stored, "0", 1), "16 lowercase hex digits"),
+        (
+            json.replacen(&format!(r#","checksum":"{stored}""#), "", 1),
+            "missing field `checksum`",
+        ),
+        (
+            json.replacen(&format!(r#""{stored}""#), "17", 1),
+            "unexpected content",
+        ),
+    ];
+    for (text, expect) in &cases {
+        let msg = corrupt(Mlp::from_json(text).unwrap_err());
+        assert!(msg.contains(expect), "{text}\n=> {msg}");
+    }
+}
+
+#[test]
+fn version_1_files_still_load_without_a_checksum() {
+    let model = small_model();
+    let old = v1(&model.to_json());
+    assert!(!old.contains("checksum"));
+    let loaded = Mlp::from_json(&old).unwrap();
+    assert_eq!(bits(&loaded.parameters()), bits(&model.parameters()));
+    // A version 1 file never had a checksum: one is an error, not ignored.
+    let with = old.replacen(r#""nin""#, r#""checksum":"0000000000000000","nin""#, 1);
+    assert!(corrupt(Mlp::from_json(&with).unwrap_err()).contains("version 1 file has no"));
+}
+
+// Pins a bug: repeated keys loaded silently, the last one winning, "format" included.
+#[test]
+fn repeated_fields_are_errors() {
+    let json = small_model().to_json();
+    let w = {
+        let at = json.find(r#""w":["#).unwrap();
+        json[at..at + json[at..].find(']').unwrap() + 1].to_string()
+    };
+    let cases = [
+        (
+            r#""format":"tapegrad-mlp""#,
+            r#""format":"keras","format":"tapegrad-mlp""#,
+            "format",
+        ),
+        (
+            r#""format":"tapegrad-mlp""#,
+            r#""format":"tapegrad-mlp","format":"tapegrad-mlp""#,
+            "format",
+        ),
+        (r#""version":2"#, r#""version":2,"version":2"#, "version"),
+        (r#""nin":2"#, r#""nin":2,"nin":2"#, "nin"),
+        (r#""layers":"#, r#""layers":[],"layers":"#, "layers"),
+        (
+            r#""activation":"relu""#,
+            r#""activation":"relu","activation":"relu""#,
+            "activation",
+        ),
+        (r#""neurons":"#, r#""neurons":[],"neurons":"#, "neurons"),
+        (&w, &format!("{w},{w}"), "w"),
+        (r#""b":"#, r#""b":0.0,"b":"#, "b"),
+    ];
+    for (from, to, field) in cases {
+        let text = json.replacen(from, to, 1);
+        assert_ne!(text, json);
+        let msg = corrupt(Mlp::from_json(&text).unwrap_err());
+        assert!(
+            msg.contains(&format!("duplicate field `{field}`")),
+            "{text}\n=> {msg}"
+        );
+    }
+}
+
+#[test]
+fn unknown_fields_are_errors() {
+    let json = small_model().to_json();
+    let cases = [
+        (r#""nin":2"#, r#""nin":2,"extra":1"#),
+        (
+            r#""activation":"relu","#,
+            r#""activation":"relu","extra":[1,2],"#,
+        ),
+        (r#""b":"#, r#""extra":{},"b":"#),
+    ];
+    for (from, to) in cases {
+        let text = json.replacen(from, to, 1);
+        let msg = corrupt(Mlp::from_json(&text).unwrap_err());
+        assert!(msg.contains("unknown field `extra`"), "{text}\n=> {msg}");
+    }
+    // Another format is named as such, whatever else it holds.
+    let keras = r#"{"format":"keras","layers":"dense","extra":{"a":[1,2]}}"#;
+    assert!(mismatch(Mlp::from_json(keras).unwrap_err()).contains("`keras`"));
+}
+
+fn too_large(e: ModelError) -> (Option<u64>, u64, String) {
+    let text = e.to_string();
+    match e {
+        ModelError::TooLarge { size, limit, .. } => (size, limit, text),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
+
+// Pins a bug: nothing capped a model file's size (a 2 GB file aborted on memory).
+#[test]
+fn files_over_the_limit_are_refused() {
+    let dir = TempDir::new("limit");
+    let path = dir.file("model.json");
+    small_model().save(&path).unwrap();
+    let len = fs::metadata(&path).unwrap().len();
+    assert_eq!(Mlp::load_with_limit(&path, len).unwrap(), small_model());
+    let (size, limit, text) = too_large(Mlp::load_with_limit(&path, len - 1).unwrap_err());
+    assert_eq!((size, limit), (Some(len), len - 1));
+    assert!(
+        text.contains("model.json") && text.contains(&format!("{len} bytes")),
+        "{text}"
+    );
+
+    // The default: a file one byte over it is refused before it is read.
+    let big = dir.file("big.json");
+    let f = fs::File::create(&big).unwrap();
+    f.set_len(mlp::io::DEFAULT_MAX_BYTES + 1).unwrap();
+    let (size, limit, _) = too_large(Mlp::load(&big).unwrap_err());
+    assert_eq!(
+        (size, limit),
+        (
+            Some(mlp::io::DEFAULT_MAX_BYTES + 1),
+            mlp::io::DEFAULT_MAX_BYTES
+        )
+    );
+}
+
+// Pins a bug: `Mlp::load("/dev/zero")` read until memory ran out.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_endless_file_is_read_up_to_the_limit() {
+    let (size, limit, text) = too_large(Mlp::load_with_limit("/dev/zero", 4096).unwrap_err());
+    assert_eq!((size, limit), (None, 4096));
+    assert!(
+        text.contains("/dev/zero") && text.contains("more than 4096 bytes"),
+        "{text}"
+    );
+    let (size, limit, _) = too_large(Mlp::load("/dev/zero").unwrap_err());
+    assert_eq!((size, limit), (None, mlp::io::DEFAULT_MAX_BYTES));
+}
+
+// Pins a bug: a valid 250-byte file name failed, the temporary name's suffix passing the
+// 255-byte limit, and the error named the final path.
+#[test]
+fn long_file_names_save() {
+    let dir = TempDir::new("longname");
+    let name = format!("{}.json", "m".repeat(245));
+    assert_eq!(name.len(), 250);
+    let path = dir.file(&name);
+    let model = small_model();
+    model.save(&path).unwrap();
+    assert_eq!(Mlp::load(&path).unwrap(), model);
+    assert_eq!(dir.entries(), vec![name]);
+}
+
+// Pins a bug: every interrupted save left its own `<name>.tmp-<pid>-<n>` behind forever.
+#[test]
+fn a_leftover_temporary_file_is_reused() {
+    let dir = TempDir::new("leftover");
+    let path = dir.file("model.json");
+    let tmp = temp_path(&path);
+    // What a save killed halfway leaves: part of a file, longer than the next one.
+    fs::write(&tmp, vec![b'{'; 100_000]).unwrap();
+    let model = small_model();
+    model.save(&path).unwrap();
+    assert_eq!(dir.entries(), vec!["model.json".to_string()]);
+    assert_eq!(Mlp::load(&path).unwrap(), model);
+}
+
+#[test]
+fn errors_name_the_temporary_file_once() {
+    let dir = TempDir::new("tmperror");
+    let path = dir.file("model.json");
+    let tmp = temp_path(&path);
+    fs::create_dir(&tmp).unwrap();
+    let err = small_model().save(&path).unwrap_err();
+    assert!(matches!(err, ModelError::Io(_)));
+    let text = err.to_string();
+    let tmp_name = tmp.file_name().unwrap().to_str().unwrap();
+    assert_eq!(text.matches(tmp_name).count(), 1, "{text}");
+    assert!(!text.contains("model.json"), "{text}");
+    assert!(!path.exists());
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::fs;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    use std::path::Path;
+
+    use mlp::io::temp_path;
+    use mlp::{Mlp, ModelError};
+
+    use super::small_model;
+    use crate::files::TempDir;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    // Pins a bug: a file with mode 0600 came back 0644 after a save.
+    #[test]
+    fn saving_keeps_the_replaced_files_permissions() {
+        let dir = TempDir::new("perms");
+        let path = dir.file("model.json");
+        for m in [0o600, 0o640, 0o604] {
+            Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(m)).unwrap();
+            small_model().save(&path).unwrap();
+            assert_eq!(mode(&path), m);
+            assert_eq!(Mlp::load(&path).unwrap(), small_model());
+        }
+    }
+
+    // Pins a bug: saving through a link replaced the link with a regular file.
+    #[test]
+    fn saving_through_a_link_writes_the_file_it_points_to() {
+        let dir = TempDir::new("symlink");
+        fs::create_dir(dir.file("real")).unwrap();
+        let target = dir.file("real/model.json");
+        Mlp::new(2, &[3, 1], 0).save(&target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        // A relative link, and an absolute link to that link.
+        let link = dir.file("model.json");
+        symlink("real/model.json", &link).unwrap();
+        let link2 = dir.file("again.json");
+        symlink(&link, &link2).unwrap();
+        for (i, via) in [&link, &link2].into_iter().enumerate() {
+            let model = Mlp::new(2, &[3, 1], 10 + i as u64);
+            model.save(via).unwrap();
+            for p in [&link, &link2] {
+                assert!(fs::symlink_metadata(p).unwrap().file_type().is_symlink());
+            }
+            assert_eq!(Mlp::load(&target).unwrap(), model);
+            assert_eq!(mode(&target), 0o600);
+        }
+        assert_eq!(dir.entries(), vec!["again.json", "model.json", "real"]);
+        assert_eq!(fs::read_dir(dir.file("real")).unwrap().count(), 1);
+
+        // A dangling link: the file it names is created.
+        let dangling = dir.file("dangling.json");
+        symlink("real/new.json", &dangling).unwrap();
+        small_model().save(&dangling).unwrap();
+        assert_eq!(Mlp::load(dir.file("real/new.json")).unwrap(), small_model());
+
+        // A loop of links is an error, not a hang.
+        symlink("loop-b", dir.file("loop-a")).unwrap();
+        symlink("loop-a", dir.file("loop-b")).unwrap();
+        let err = small_model().save(dir.file("loop-a")).unwrap_err();
+        assert!(matches!(err, ModelError::Io(_)));
+        assert!(err.to_string().contains("symbolic links"), "{err}");
+    }
+
+    #[test]
+    fn a_link_planted_as_the_temporary_file_is_not_followed() {
+        let dir = TempDir::new("tmplink");
+        let path = dir.file("model.json");
+        let victim = dir.file("victim.txt");
+        fs::write(&victim, "keep me").unwrap();
+        symlink(&victim, temp_path(&path)).unwrap();
+        let err = small_model().save(&path).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+        assert!(!path.exists());
+    }
+
+    /// Set in the child process of `a_killed_save_leaves_the_old_or_the_new_model`: the file
+    /// it saves to.
+    const CHILD: &str = "MLP_TEST_SAVE_UNTIL_KILLED";
+
+    /// Kills the child if the test fails before it does.
+    struct Killer(std::process::Child);
+
+    impl Drop for Killer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn a_killed_save_leaves_the_old_or_the_new_model() {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        use std::time::{Duration, Instant};
+
+        let models = [Mlp::new(2, &[16, 16, 1], 1), Mlp::new(2, &[16, 16, 1], 2)];
+        if let Some(path) = std::env::var_os(CHILD) {
+            // The child: saves the two models in turn until killed (or a minute has passed).
+            models[0].save(&path).unwrap();
+            // libtest may have written "test <name> ... " on the same line.
+            println!("saving");
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                for m in &models {
+                    m.save(&path).unwrap();
+                }
+            }
+            return;
+        }
+        let dir = TempDir::new("kill");
+        let path = dir.file("model.json");
+        let tmp_name = temp_path(&path)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let exe = std::env::current_exe().unwrap();
+        let test = "hostile::unix::a_killed_save_leaves_the_old_or_the_new_model";
+        for round in 0..12u64 {
+            let child = Command::new(&exe)
+                .args(["--exact", test, "--nocapture", "--test-threads=1"])
+                .env(CHILD, &path)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut child = Killer(child);
+            let out = BufReader::new(child.0.stdout.take().unwrap());
+            let saving = out
+                .lines()
+                .map(Result::unwrap)
+                .any(|l| l.ends_with("saving"));
+            assert!(saving, "the child process did not start saving");
+            // A different moment of a save each round.
+            std::thread::sleep(Duration::from_micros(300 + round * 1_237 % 9_000));
+            drop(child);
+            let loaded = Mlp::load(&path).unwrap();
+            assert!(models.contains(&loaded), "round {round}");
+            let entries = dir.entries();
+            assert!(
+                entries.iter().all(|e| e == "model.json" || *e == tmp_name),
+                "{entries:?}"
+            );
+        }
+        // The next save takes over what a killed one left.
+        models[0].save(&path).unwrap();
+        assert_eq!(dir.entries(), vec!["model.json".to_string()]);
+    }
+}

@@ -1,4 +1,4 @@
-//! One training step of the main job's workload (GUIDE §5): MLP 2-16-16-1 on 100 two-moons
+//! One training step of the main job's workload: MLP 2-16-16-1 on 100 two-moons
 //! points, max-margin loss + 1e-4 L2, one full-batch SGD step, everything included (clear,
 //! bind the 337 parameters, forward, backward, update), next to hand-written steps with
 //! explicit gradient loops as the yardstick. Compare medians within one run:

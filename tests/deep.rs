@@ -1,7 +1,7 @@
-//! Deep graphs (GUIDE §4), in a binary of their own so a stack overflow cannot hide other
-//! results: a chain of a million nodes and a sum of a million leaves, built, differentiated
-//! and dropped on a thread with a 2 MiB stack. Backward is a loop over the tape, never a
-//! recursion, so the stack size does not depend on the depth.
+//! Deep graphs, in a binary of their own so a stack overflow cannot hide other results: a chain
+//! of a million nodes and a sum of a million leaves, built, differentiated and dropped on a
+//! thread with a 2 MiB stack. Backward is a loop over the tape, never a recursion, so the stack
+//! size does not depend on the depth.
 
 use tapegrad::{Run, Tape, Var};
 

@@ -1,7 +1,8 @@
-//! Golden tests: one test per row of GUIDE §3 (PyTorch float64 conventions), values and
-//! gradients, compared with [`same`](crate::util::same) so −0 differs from +0 and NaN matches
-//! NaN. Each case states its math; expected values come from the math or from `f64` itself
-//! (through `black_box`, so the compiler cannot fold them with a different libm).
+//! Golden tests: one test per row of the numeric conventions table in the crate docs (PyTorch
+//! float64 conventions), values and gradients, compared with [`same`](crate::util::same) so −0
+//! differs from +0 and NaN matches NaN. Each case states its math; expected values come from
+//! the math or from `f64` itself (through `black_box`, so the compiler cannot fold them with a
+//! different libm).
 
 use std::f64::consts::{E, PI};
 use std::hint::black_box;

@@ -1,5 +1,5 @@
-//! Property tests against central differences (GUIDE §4), through the public checker
-//! `tapegrad::check`: step h = 1e-6·max(1, |x|), pass when
+//! Property tests against central differences, through the public checker `tapegrad::check`:
+//! step h = 1e-6·max(1, |x|), pass when
 //! |analytic − numeric| ≤ 1e-5·(1 + max(|analytic|, |numeric|)). Inputs stay ≥ 1e-3 away from
 //! kinks and poles; those belong to the golden tests.
 

@@ -1,7 +1,7 @@
-//! A reference reverse mode, written from GUIDE §3 (PyTorch's float64 backward formulas) for
-//! the robustness tests: a list of nodes, one reverse sweep over every node the root depends on
-//! (what PyTorch's autograd visits), no shortcuts. Its gradients are what the engine must give
-//! for any input, NaN and infinities included.
+//! A reference reverse mode, written from PyTorch's float64 backward formulas (the numeric
+//! conventions in the crate docs) for the robustness tests: a list of nodes, one reverse sweep
+//! over every node the root depends on (what PyTorch's autograd visits), no shortcuts. Its
+//! gradients are what the engine must give for any input, NaN and infinities included.
 
 use std::cell::RefCell;
 use std::ops::{Add, Div, Mul, Neg, Sub};

@@ -1,5 +1,5 @@
 //! The demo step written by hand: explicit gradient loops, no autodiff. These are the
-//! yardsticks the tape's training step is measured against (GUIDE §5).
+//! yardsticks the tape's training step is measured against (`cargo bench --bench training`).
 
 // Index loops mirror the math (w[j][k], h1[j]) and are what the compiler vectorizes here.
 #![allow(clippy::needless_range_loop)]

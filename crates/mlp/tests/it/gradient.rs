@@ -1,4 +1,4 @@
-//! The whole of a small MLP's gradient against central differences (GUIDE §4), and the
+//! The whole of a small MLP's gradient against central differences (`tapegrad::check`), and the
 //! trainer's gradient against the same recording.
 
 use mlp::{Activation, Dataset, Loss, Mlp, Optimizer, Schedule, TrainConfig, Trainer, datasets};

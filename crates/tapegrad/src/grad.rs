@@ -63,18 +63,42 @@ impl<'t> Var<'t> {
         let root = self.index();
         // The side list is copied once: recording the sums below may grow it.
         let operands = tape.with(|t| t.operands().to_vec());
+        // Only nodes on a path to some entry of `wrt` need an adjoint: a node feeds one if it
+        // is one or an operand of it does (operands come first, so one forward pass).
+        let feeds = tape.with(|t| {
+            let mut feeds = vec![false; root + 1];
+            for v in wrt {
+                if let Some(f) = feeds.get_mut(v.index()) {
+                    *f = true;
+                }
+            }
+            let (_, ops, operands) = t.nodes(root);
+            for (i, op) in ops.iter().enumerate() {
+                if !feeds[i] {
+                    let mut any = false;
+                    op.for_each_operand(operands, |k| any |= feeds[k as usize]);
+                    feeds[i] = any;
+                }
+            }
+            feeds
+        });
         let mut rec = Recorder {
             tape,
             parts: vec![SmallVec::new(); root + 1],
+            feeds,
         };
-        let mut adjoint: Vec<Option<Var<'t>>> = vec![None; root + 1];
-        rec.parts[root].push(Part::Node(tape.var(1.0)));
+        // u32::MAX: no adjoint (no node has that id).
+        let mut adjoint: Vec<u32> = vec![u32::MAX; root + 1];
+        rec.parts[root].push(Part::Node(tape.var(1.0).id32()));
         for i in (0..=root).rev() {
+            if !rec.feeds[i] {
+                continue;
+            }
             let parts = std::mem::take(&mut rec.parts[i]);
             let Some(g) = rec.adjoint(&parts) else {
                 continue;
             };
-            adjoint[i] = Some(g);
+            adjoint[i] = g.id32();
             let op = tape
                 .with(|t| t.op(i as u32))
                 .unwrap_or_else(|| Refused::BadOperand.panic());
@@ -85,7 +109,7 @@ impl<'t> Var<'t> {
         }
         wrt.iter()
             .map(|v| match adjoint.get(v.index()) {
-                Some(Some(g)) => *g,
+                Some(&g) if g != u32::MAX => rec.var(g),
                 _ => tape.var(0.0),
             })
             .collect()
@@ -94,35 +118,43 @@ impl<'t> Var<'t> {
 
 /// One contribution to a recorded adjoint.
 #[derive(Clone, Copy)]
-enum Part<'t> {
+enum Part {
     /// A recorded node.
-    Node(Var<'t>),
+    Node(u32),
     /// `g·other` from a fused node, not yet recorded: the products a node receives become one
     /// `dot` node, where a `*` per product and a `sum` would take one more node each.
-    Product(Var<'t>, Var<'t>),
+    Product(u32, u32),
 }
 
 /// The recorded sweep's adjoints: for each node, its contributions so far.
 struct Recorder<'t> {
     tape: &'t Tape,
-    parts: Vec<SmallVec<[Part<'t>; 2]>>,
+    parts: Vec<SmallVec<[Part; 2]>>,
+    /// Whether each node is on a path to an entry of `wrt`: the others get no contributions.
+    feeds: Vec<bool>,
 }
 
 impl<'t> Recorder<'t> {
+    /// Node `id` as a `Var` (parts keep ids: 12 bytes where two `Var`s take 48).
+    fn var(&self, id: u32) -> Var<'t> {
+        Var::new(self.tape, id, self.tape.value_of(id))
+    }
+
     /// A node's adjoint from its contributions, which come in the order `backward` adds them:
     /// one node, a product, one `dot` of the products, or a `sum`.
     #[track_caller]
-    fn adjoint(&self, parts: &[Part<'t>]) -> Option<Var<'t>> {
+    fn adjoint(&self, parts: &[Part]) -> Option<Var<'t>> {
+        let v = |id: u32| self.var(id);
         let products = || {
             parts.iter().filter_map(|p| match *p {
-                Part::Product(g, other) => Some((g, other)),
+                Part::Product(g, other) => Some((v(g), v(other))),
                 Part::Node(_) => None,
             })
         };
         Some(match *parts {
             [] => return None,
-            [Part::Node(g)] => g,
-            [Part::Product(g, other)] => g * other,
+            [Part::Node(g)] => v(g),
+            [Part::Product(g, other)] => v(g) * v(other),
             _ if products().count() == parts.len() => {
                 let (gs, others): (Vec<_>, Vec<_>) = products().unzip();
                 self.tape.dot(&gs, &others)
@@ -131,8 +163,8 @@ impl<'t> Recorder<'t> {
                 let nodes: SmallVec<[Var<'t>; 4]> = parts
                     .iter()
                     .map(|p| match *p {
-                        Part::Node(g) => g,
-                        Part::Product(g, other) => g * other,
+                        Part::Node(g) => v(g),
+                        Part::Product(g, other) => v(g) * v(other),
                     })
                     .collect();
                 self.tape.sum(&nodes)
@@ -156,17 +188,22 @@ impl<'t> Adjoints<Var<'t>> for Recorder<'t> {
 
     #[inline]
     unsafe fn add(&mut self, k: u32, d: Var<'t>) {
-        self.parts[k as usize].push(Part::Node(d));
+        if self.feeds[k as usize] {
+            self.parts[k as usize].push(Part::Node(d.id32()));
+        }
     }
 
     #[inline]
     unsafe fn add_product(&mut self, k: u32, g: Var<'t>, other: Var<'t>) {
-        self.parts[k as usize].push(Part::Product(g, other));
+        if self.feeds[k as usize] {
+            self.parts[k as usize].push(Part::Product(g.id32(), other.id32()));
+        }
     }
 
     unsafe fn add_range(&mut self, start: u32, len: u32, g: Var<'t>) {
         for k in start..start + len {
-            self.parts[k as usize].push(Part::Node(g));
+            // SAFETY: the contract of this impl.
+            unsafe { self.add(k, g) };
         }
     }
 

@@ -23,7 +23,7 @@ impl Mlp {
             nin,
             sizes: sizes.to_vec(),
             hidden: Activation::Relu,
-            output: Activation::Linear,
+            output: Activation::Identity,
             per_layer: None,
             bias_init: BiasInit::Zero,
             seed: 0,
@@ -34,7 +34,7 @@ impl Mlp {
 /// Builds an [`Mlp`] with chosen activations, bias initialization and seed.
 ///
 /// Defaults are micrograd's package: hidden layers [`Activation::Relu`], output layer
-/// [`Activation::Linear`], [`BiasInit::Zero`], seed 0. Weights are always uniform on
+/// [`Activation::Identity`], [`BiasInit::Zero`], seed 0. Weights are always uniform on
 /// [−1, 1). Random numbers are drawn layer by layer, neuron by neuron: the weights, then the
 /// bias when it is [`BiasInit::Uniform`].
 ///
@@ -74,7 +74,7 @@ impl MlpBuilder {
         self
     }
 
-    /// The activation of the output layer. Default [`Activation::Linear`].
+    /// The activation of the output layer. Default [`Activation::Identity`].
     ///
     /// ```
     /// let m = mlp::Mlp::builder(2, &[3, 1]).output_activation(mlp::Activation::Tanh).build();

@@ -38,7 +38,7 @@ impl Neuron {
     /// The number of inputs.
     ///
     /// ```
-    /// assert_eq!(mlp::Neuron::new(vec![1.0, 2.0], 0.0, mlp::Activation::Linear).nin(), 2);
+    /// assert_eq!(mlp::Neuron::new(vec![1.0, 2.0], 0.0, mlp::Activation::Identity).nin(), 2);
     /// ```
     pub fn nin(&self) -> usize {
         self.w.len()
@@ -48,7 +48,7 @@ impl Neuron {
     /// ([`tapegrad::dot_value`]`(w, x) + b`, then [`Activation::apply`]).
     ///
     /// ```
-    /// let n = mlp::Neuron::new(vec![2.0], -1.0, mlp::Activation::Linear);
+    /// let n = mlp::Neuron::new(vec![2.0], -1.0, mlp::Activation::Identity);
     /// assert_eq!(n.output(&[3.0]), 5.0);
     /// ```
     ///
@@ -122,7 +122,7 @@ impl Layer {
     /// ```
     /// let m = mlp::Mlp::new(2, &[16, 1], 0);
     /// assert_eq!(m.layers()[0].activation(), Some(mlp::Activation::Relu));
-    /// assert_eq!(m.layers()[1].activation(), Some(mlp::Activation::Linear));
+    /// assert_eq!(m.layers()[1].activation(), Some(mlp::Activation::Identity));
     /// ```
     pub fn activation(&self) -> Option<Activation> {
         let first = self.neurons.first()?.activation;
@@ -172,10 +172,7 @@ impl Layer {
                 let w = nin + 1;
                 out.extend(self.neurons.iter().enumerate().map(|(j, n)| {
                     let p = p.slice(j * w..(j + 1) * w);
-                    match n.activation.fused() {
-                        Some(act) => tape.neuron(p, xr, act),
-                        None => tape.affine(p, xr),
-                    }
+                    tape.neuron(p, xr, n.activation)
                 }));
             }
             _ => {
@@ -187,7 +184,7 @@ impl Layer {
                     *z += p[nin];
                 }
                 for (z, n) in out.iter_mut().zip(&self.neurons) {
-                    *z = n.activation.record(*z);
+                    *z = n.activation.apply(*z);
                 }
             }
         }

@@ -64,7 +64,7 @@ impl Mlp {
     ///
     /// ```
     /// use mlp::{Activation, Layer, Mlp, Neuron};
-    /// let layer = Layer { neurons: vec![Neuron::new(vec![1.0, 1.0], 0.0, Activation::Linear)] };
+    /// let layer = Layer { neurons: vec![Neuron::new(vec![1.0, 1.0], 0.0, Activation::Identity)] };
     /// let m = Mlp::from_layers(2, vec![layer.clone()]).unwrap();
     /// assert_eq!(m.predict(&[1.0, 2.0]), vec![3.0]);
     /// assert!(Mlp::from_layers(3, vec![layer]).is_err()); // 2 weights, 3 inputs

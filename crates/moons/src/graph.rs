@@ -72,7 +72,7 @@ fn neuron_expression<'t>(tape: &'t Tape, neuron: &Neuron, x: &[f64]) -> Var<'t> 
         Activation::Relu => n.relu().with_label("o"),
         Activation::Tanh => n.tanh().with_label("o"),
         Activation::Sigmoid => n.sigmoid().with_label("o"),
-        Activation::Linear => n,
+        Activation::Identity => n,
     }
 }
 

@@ -942,6 +942,19 @@ mod tests {
         }
     }
 
+    /// The `mlp` crate's names for its activation, which is now this type, still work.
+    #[test]
+    #[allow(deprecated)]
+    fn the_old_activation_names_still_work() {
+        assert!(matches!(Activation::Identity, Activation::Linear));
+        let tape = crate::Tape::new();
+        let z = tape.var(-1.5);
+        assert_eq!(Activation::Relu.record(z).value(), 0.0);
+        assert_eq!(Activation::Linear.record(z).index(), z.index());
+        assert_eq!(Activation::Linear.fused(), None);
+        assert_eq!(Activation::Tanh.fused(), Some(Activation::Tanh));
+    }
+
     /// The operand bounds cover every id `for_each_operand` visits.
     #[test]
     fn operand_bounds_cover_the_operands() {

@@ -102,7 +102,7 @@ fn mixed_activations_round_trip() {
         ],
     };
     let out = Layer {
-        neurons: vec![Neuron::new(vec![1.0, 2.0], 0.0, Activation::Linear)],
+        neurons: vec![Neuron::new(vec![1.0, 2.0], 0.0, Activation::Identity)],
     };
     let model = Mlp::from_layers(1, vec![layer, out]).unwrap();
     let json = model.to_json();

@@ -97,7 +97,7 @@ fn mixed_layers_mean_squared() {
     use Activation::*;
     let data = datasets::lecture_toy();
     let model = Mlp::builder(3, &[4, 3, 2, 1])
-        .layer_activations(&[Tanh, Linear, Sigmoid, Linear])
+        .layer_activations(&[Tanh, Identity, Sigmoid, Identity])
         .bias_init(mlp::BiasInit::Uniform)
         .seed(6)
         .build();

@@ -15,7 +15,7 @@ fn micrograd_demo_model_shape() {
     // micrograd's package: ReLU hidden layers, a linear output, zero biases, weights in [-1, 1).
     assert_eq!(m.layers()[0].activation(), Some(Activation::Relu));
     assert_eq!(m.layers()[1].activation(), Some(Activation::Relu));
-    assert_eq!(m.layers()[2].activation(), Some(Activation::Linear));
+    assert_eq!(m.layers()[2].activation(), Some(Activation::Identity));
     for n in m.layers().iter().flat_map(|l| &l.neurons) {
         assert_eq!(n.b, 0.0);
         assert!(n.w.iter().all(|w| (-1.0..1.0).contains(w)));
@@ -86,10 +86,10 @@ fn builder_options() {
     assert_eq!(acts, vec![Some(Sigmoid), Some(Sigmoid), Some(Tanh)]);
 
     let m = Mlp::builder(2, &[3, 3, 2])
-        .layer_activations(&[Linear, Relu, Sigmoid])
+        .layer_activations(&[Identity, Relu, Sigmoid])
         .build();
     let acts: Vec<_> = m.layers().iter().map(|l| l.activation()).collect();
-    assert_eq!(acts, vec![Some(Linear), Some(Relu), Some(Sigmoid)]);
+    assert_eq!(acts, vec![Some(Identity), Some(Relu), Some(Sigmoid)]);
 
     // Uniform biases change the draw order but keep weights in range.
     let u = Mlp::builder(2, &[3])
@@ -220,7 +220,7 @@ fn predict_equals_the_tape_forward_bit_for_bit() {
         Mlp::new(2, &[16, 16, 1], 1337),
         lecture_mlp(1),
         Mlp::builder(3, &[5, 4, 3])
-            .layer_activations(&[Sigmoid, Linear, Tanh])
+            .layer_activations(&[Sigmoid, Identity, Tanh])
             .bias_init(BiasInit::Uniform)
             .seed(2)
             .build(),

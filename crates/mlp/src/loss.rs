@@ -2,7 +2,7 @@
 //!
 //! Every loss is a sum of one term per sample: max-margin `relu(1 − y·s)`, squared error
 //! `(s − y)²`, logistic `softplus(−y·s)`; the "mean" losses divide that sum by the number of
-//! samples. Each loss's term is written once, for any [`Scalar`]: on a recorded
+//! samples. Each loss's term is written once, for any [`Real`]: on a recorded
 //! [`Var`] it records the term's nodes, on an `f64` it computes them, so [`Loss::value`]
 //! gives the tape's numbers without a tape, bit for bit. The sum of the terms is one node.
 //!
@@ -20,78 +20,7 @@
 //! assert_eq!(loss::accuracy(&[2.0, 0.5, -3.0], &labels), 2.0 / 3.0);
 //! ```
 
-use std::ops::{Add, Mul, Sub};
-
-use tapegrad::{Tape, Var};
-
-/// A number a loss term is computed on: an `f64`, or a [`Var`] whose operations record
-/// nodes. The losses are written once over this trait, so the tape and the tape-free paths
-/// use one formula and give the same bits.
-///
-/// ```
-/// use mlp::Loss;
-/// let tape = tapegrad::Tape::new();
-/// let on_tape = Loss::Logistic.term(tape.var(0.3), -1.0);
-/// assert_eq!(on_tape.value().to_bits(), Loss::Logistic.term(0.3, -1.0).to_bits());
-/// ```
-pub trait Scalar:
-    Copy + Add<f64, Output = Self> + Sub<f64, Output = Self> + Mul<f64, Output = Self>
-{
-    /// The number itself (a node's value).
-    fn value(self) -> f64;
-    /// `c − self`.
-    fn subtracted_from(self, c: f64) -> Self;
-    /// `max(self, 0)` as the engine computes it (a select: NaN stays NaN).
-    fn relu(self) -> Self;
-    /// `self²`.
-    fn square(self) -> Self;
-    /// `eˢᵉˡᶠ`.
-    fn exp(self) -> Self;
-    /// The natural logarithm.
-    fn ln(self) -> Self;
-}
-
-impl Scalar for f64 {
-    fn value(self) -> f64 {
-        self
-    }
-    fn subtracted_from(self, c: f64) -> Self {
-        c - self
-    }
-    fn relu(self) -> Self {
-        if self < 0.0 { 0.0 } else { self }
-    }
-    fn square(self) -> Self {
-        self.powi(2)
-    }
-    fn exp(self) -> Self {
-        f64::exp(self)
-    }
-    fn ln(self) -> Self {
-        f64::ln(self)
-    }
-}
-
-impl Scalar for Var<'_> {
-    fn value(self) -> f64 {
-        Var::value(&self)
-    }
-    fn subtracted_from(self, c: f64) -> Self {
-        c - self
-    }
-    fn relu(self) -> Self {
-        Var::relu(self)
-    }
-    fn square(self) -> Self {
-        self.powi(2)
-    }
-    fn exp(self) -> Self {
-        Var::exp(self)
-    }
-    fn ln(self) -> Self {
-        Var::ln(self)
-    }
-}
+use tapegrad::{Real, Tape, Var};
 
 /// Which data loss a [`Trainer`](crate::Trainer) minimizes.
 ///
@@ -179,7 +108,7 @@ impl Loss {
 
     /// The loss node from the sum of `n` samples' terms: the sum itself, or the sum / `n`
     /// for the mean losses (an empty batch gives the empty sum, 0).
-    pub(crate) fn finish<S: Scalar + std::ops::Div<f64, Output = S>>(self, sum: S, n: usize) -> S {
+    pub(crate) fn finish<S: Real>(self, sum: S, n: usize) -> S {
         if self.is_mean() && n > 0 {
             sum / n as f64
         } else {
@@ -195,10 +124,10 @@ impl Loss {
     /// assert_eq!(mlp::Loss::SumSquared.term(3.0, 1.0), 4.0);
     /// assert!((mlp::Loss::Logistic.term(0.0, 1.0) - 2f64.ln()).abs() < 1e-15);
     /// ```
-    pub fn term<S: Scalar>(self, score: S, label: f64) -> S {
+    pub fn term<S: Real>(self, score: S, label: f64) -> S {
         match self {
-            Loss::MaxMargin => (score * label).subtracted_from(1.0).relu(),
-            Loss::SumSquared | Loss::MeanSquared => (score - label).square(),
+            Loss::MaxMargin => (score * label).rsub(1.0).relu(),
+            Loss::SumSquared | Loss::MeanSquared => (score - label).powi(2),
             Loss::Logistic => {
                 // softplus(z) = ln(e^(z−c) + e^(−c)) + c for any constant c; c = max(z, 0)
                 // keeps every exponent ≤ 0, so nothing overflows, and the gradient is σ(z)

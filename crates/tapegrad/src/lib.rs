@@ -124,6 +124,7 @@
 //! | `var.rs` | [`Var`], its math methods and operators |
 //! | `sweep.rs` | the reverse sweep of [`Var::backward`]: one loop |
 //! | `grad.rs` | [`Var::grad`]: the same sweep, recorded |
+//! | `activation.rs` | [`Activation`]: the neurons' nonlinearities, their derivatives through the unary table, their names |
 //! | `real.rs` | [`Real`]: the trait formulas are written over, for `f64` and [`Var`] |
 //!
 //! ## Adding an operation
@@ -182,6 +183,7 @@
 
 #![warn(missing_docs)]
 
+mod activation;
 mod anomaly;
 mod arena;
 pub mod check;
@@ -196,11 +198,11 @@ mod run;
 mod sweep;
 mod var;
 
+pub use activation::Activation;
 pub use anomaly::{Anomaly, AnomalyKind, NodeInfo};
 pub use arena::{MAX_NODES, Tape};
 pub use grads::Grads;
 pub use higher::{hessian, hvp};
-pub use op::Activation;
 pub use real::Real;
 pub use record::dot_value;
 pub use run::Run;

@@ -152,9 +152,10 @@ impl Layer {
     /// as a [`Run`] when they are one.
     ///
     /// When the parameters and the inputs are runs (as [`Mlp::bind`] and a layer's outputs
-    /// are), each neuron is ONE node with O(1) checks, [`Tape::neuron`] (or [`Tape::affine`]
-    /// when linear), so the outputs are contiguous; otherwise a `dot` node, a bias add and
-    /// the activation. Both give the same value and gradient bits.
+    /// are), each neuron is ONE [`Tape::neuron`] node with O(1) checks (a linear one is
+    /// `Activation::Identity`, [`Tape::affine`]'s node), so the outputs are contiguous;
+    /// otherwise a `dot` node, a bias add and the activation. Both give the same value and
+    /// gradient bits.
     pub(crate) fn record<'t>(
         &self,
         tape: &'t Tape,

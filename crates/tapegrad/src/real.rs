@@ -77,32 +77,130 @@ pub trait Real:
     fn rsub(self, c: f64) -> Self;
 
     /// eˣ, as [`Var::exp`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::exp(1.0f64), 1f64.exp());
+    /// assert_eq!(Real::exp(tape.var(1.0)).value(), 1f64.exp());
+    /// ```
     fn exp(self) -> Self;
     /// ln x, as [`Var::ln`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::ln(1.0f64), 0.0);
+    /// assert_eq!(Real::ln(tape.var(1.0)).value(), 0.0);
+    /// ```
     fn ln(self) -> Self;
     /// √x, as [`Var::sqrt`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::sqrt(4.0f64), 2.0);
+    /// assert_eq!(Real::sqrt(tape.var(4.0)).value(), 2.0);
+    /// ```
     fn sqrt(self) -> Self;
     /// tanh x, as [`Var::tanh`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::tanh(0.5f64), 0.5f64.tanh());
+    /// assert_eq!(Real::tanh(tape.var(0.5)).value(), 0.5f64.tanh());
+    /// ```
     fn tanh(self) -> Self;
     /// 1/(1 + e⁻ˣ), as [`Var::sigmoid`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::sigmoid(0.0f64), 0.5);
+    /// assert_eq!(Real::sigmoid(tape.var(0.0)).value(), 0.5);
+    /// ```
     fn sigmoid(self) -> Self;
     /// max(x, 0) as a select, as [`Var::relu`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::relu(-2.0f64), 0.0);
+    /// assert_eq!(Real::relu(tape.var(-2.0)).value(), 0.0);
+    /// ```
     fn relu(self) -> Self;
     /// |x|, as [`Var::abs`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::abs(-2.0f64), 2.0);
+    /// assert_eq!(Real::abs(tape.var(-2.0)).value(), 2.0);
+    /// ```
     fn abs(self) -> Self;
     /// 1/x, as [`Var::recip`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::recip(4.0f64), 0.25);
+    /// assert_eq!(Real::recip(tape.var(4.0)).value(), 0.25);
+    /// ```
     fn recip(self) -> Self;
     /// sin x, as [`Var::sin`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::sin(0.5f64), 0.5f64.sin());
+    /// assert_eq!(Real::sin(tape.var(0.5)).value(), 0.5f64.sin());
+    /// ```
     fn sin(self) -> Self;
     /// cos x, as [`Var::cos`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::cos(0.5f64), 0.5f64.cos());
+    /// assert_eq!(Real::cos(tape.var(0.5)).value(), 0.5f64.cos());
+    /// ```
     fn cos(self) -> Self;
     /// sinh x, as [`Var::sinh`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::sinh(0.5f64), 0.5f64.sinh());
+    /// assert_eq!(Real::sinh(tape.var(0.5)).value(), 0.5f64.sinh());
+    /// ```
     fn sinh(self) -> Self;
     /// cosh x, as [`Var::cosh`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::cosh(0.5f64), 0.5f64.cosh());
+    /// assert_eq!(Real::cosh(tape.var(0.5)).value(), 0.5f64.cosh());
+    /// ```
     fn cosh(self) -> Self;
     /// xᵉ, as [`Var::powf`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::powf(2.0f64, 3.0), 8.0);
+    /// assert_eq!(Real::powf(tape.var(2.0), 3.0).value(), 8.0);
+    /// ```
     fn powf(self, e: f64) -> Self;
     /// xⁿ, as [`Var::powi`].
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// let tape = Tape::new();
+    /// assert_eq!(Real::powi(2.0f64, 3), 8.0);
+    /// assert_eq!(Real::powi(tape.var(2.0), 3).value(), 8.0);
+    /// ```
     fn powi(self, n: i32) -> Self;
 }
 

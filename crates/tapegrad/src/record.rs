@@ -111,7 +111,7 @@ impl Tape {
                 len: ids.len() as u32,
             },
             None => {
-                let at = self.push_operands(&ids);
+                let at = self.push_operands(ids.iter().copied());
                 Op::SumList {
                     at,
                     len: ids.len() as u32,
@@ -172,9 +172,9 @@ impl Tape {
                 len,
             }
         } else {
-            let ids: Vec<u32> = w.iter().chain(x).map(|v| v.id32()).collect();
+            // Straight from the operands into the side list: no buffer of ids per node.
             Op::DotList {
-                at: self.push_operands(&ids),
+                at: self.push_operands(w.iter().chain(x).map(|v| v.id32())),
                 len,
             }
         };

@@ -182,6 +182,13 @@ impl<'t> Adjoints<Var<'t>> for Recorder<'t> {
     }
 
     #[inline]
+    fn needs(&self, k: u32) -> bool {
+        // Nodes that feed no entry of `wrt` get no adjoint: recording their part of a rule
+        // would only leave dead nodes on the tape.
+        self.feeds[k as usize]
+    }
+
+    #[inline]
     unsafe fn value(&self, k: u32) -> Var<'t> {
         Var::new(self.tape, k, self.tape.value_of(k))
     }

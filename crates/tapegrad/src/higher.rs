@@ -1,5 +1,6 @@
-//! Second derivatives of a function of several variables, built on [`Var::grad`]: the
-//! Hessian-vector product [`hvp`] and the full [`hessian`].
+//! Derivatives of a function of several variables given as a closure: the directional
+//! derivative [`jvp`], the [`jacobian`], the Hessian-vector product [`hvp`] and the full
+//! [`hessian`].
 //!
 //! Both take the function in the form [`check::gradient`](crate::check::gradient) takes it: a
 //! closure that gets a tape and one leaf per coordinate of the point, and returns the output
@@ -18,22 +19,26 @@ thread_local! {
     static SCRATCH: Cell<Option<Tape>> = const { Cell::new(None) };
 }
 
-/// Runs `f` on this thread's scratch tape, cleared (a fresh one if `f` is already using it:
-/// a closure may call `hvp` itself).
-fn with_scratch<R>(f: impl FnOnce(&Tape) -> R) -> R {
-    let mut tape = SCRATCH.take().unwrap_or_default();
-    let out = f(&tape);
+/// This thread's scratch tape, empty (a fresh one if a caller up the stack holds it: a closure
+/// may call `hvp` itself). The functions below take it, record on it and hand it back with
+/// [`give_back`], inline rather than through a closure, so `#[track_caller]` reaches the
+/// caller's line when a check fails (a panic leaves the kept tape behind; the next call makes
+/// a new one).
+fn scratch() -> Tape {
+    SCRATCH.take().unwrap_or_default()
+}
+
+fn give_back(mut tape: Tape) {
     tape.clear();
     SCRATCH.set(Some(tape));
-    out
 }
 
 /// The Hessian of `f` at `point`: `h[i][j]` = ∂²f / ∂xᵢ∂xⱼ.
 ///
-/// `f` is recorded once; [`Var::grad`] records its gradient on the same tape, and one
-/// [`Var::backward`] from each gradient component gives one row (so row `i` is the gradient of
-/// ∂f/∂xᵢ, and the matrix is symmetric to rounding). Second derivatives at kinks and poles
-/// follow [`Var::grad`]'s conventions: `relu''` and `abs''` are 0, `x²` has 2 at 0.
+/// `f` is recorded once; then [`Var::hessian`] runs ⌈n/16⌉ forward-over-reverse sweeps over
+/// the tape (16 directions each), recording nothing more; the matrix is exactly symmetric
+/// (each pair of entries is computed once). Second derivatives at kinks
+/// and poles follow [`Var::grad`]'s conventions: `relu''` and `abs''` are 0, `x²` has 2 at 0.
 ///
 /// ```
 /// // f(x, y) = x²y: the Hessian is [[2y, 2x], [2x, 0]].
@@ -41,13 +46,23 @@ fn with_scratch<R>(f: impl FnOnce(&Tape) -> R) -> R {
 /// assert_eq!(h, vec![vec![4.0, 6.0], vec![6.0, 0.0]]);
 /// ```
 ///
-/// The cost is one recording of `f` and of its gradient, then `point.len()` sweeps over the
-/// tape; for a product with a single direction use [`hvp`], which needs one sweep.
+/// For a product with a single direction use [`hvp`], which needs one sweep.
+///
+/// # Panics
+///
+/// If `f` returns a `Var` of another tape than the one it was given.
+#[track_caller]
 pub fn hessian<F>(f: F, point: &[f64]) -> Vec<Vec<f64>>
 where
     F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
 {
-    with_scratch(|tape| value_and_hessian(tape, f, point).1)
+    let tape = scratch();
+    let x = tape.vars(point);
+    let y = f(&tape, &x);
+    tape.check(&y, "tapegrad::hessian (as the closure's result)");
+    let h = y.hessian(&x);
+    give_back(tape);
+    h
 }
 
 /// The value of `f` at `point` and its Hessian, recorded on `tape` (which may hold nodes
@@ -66,9 +81,9 @@ where
 /// The Hessian of `f` at `point` times the vector `v`: Σⱼ (∂²f / ∂xᵢ∂xⱼ)·vⱼ for each `i`,
 /// without forming the Hessian.
 ///
-/// Reverse over reverse: [`Var::grad`] records the gradient g, then one [`Var::backward`]
-/// from the scalar Σ gᵢ·vᵢ (with the vᵢ as constants) gives the product, so the cost is a
-/// small constant times one gradient whatever the number of variables.
+/// Forward over reverse ([`Var::hvp`]): `f` is recorded once, then one tangent sweep along
+/// `v` and one reverse sweep over dual numbers give the product, at a small constant times
+/// one gradient whatever the number of variables, with nothing recorded beyond `f`.
 ///
 /// ```
 /// // f(x, y) = x²y at (3, 2): the Hessian is [[4, 6], [6, 0]].
@@ -78,7 +93,8 @@ where
 ///
 /// # Panics
 ///
-/// If `v` and `point` differ in length.
+/// If `v` and `point` differ in length, or `f` returns a `Var` of another tape than the one
+/// it was given.
 #[track_caller]
 pub fn hvp<F>(f: F, point: &[f64], v: &[f64]) -> Vec<f64>
 where
@@ -91,10 +107,84 @@ where
             v.len()
         );
     }
-    with_scratch(|tape| {
-        let x = tape.vars(point);
-        let g = f(tape, &x).grad(&x);
-        let gv = tape.sum(g.iter().zip(v).map(|(&gi, &vi)| gi * vi));
-        gv.backward().wrt_all(&x)
-    })
+    let tape = scratch();
+    let x = tape.vars(point);
+    let y = f(&tape, &x);
+    tape.check(&y, "tapegrad::hvp (as the closure's result)");
+    let hv = y.hvp(&x, v);
+    give_back(tape);
+    hv
+}
+
+/// The value of `f` at `x` and its directional derivative ∇f(x)·v, from one recording and one
+/// forward (tangent) sweep.
+///
+/// ```
+/// // f(x, y) = x²y at (3, 2): ∇f = (12, 9).
+/// let (y, dy) = tapegrad::jvp(|_, v| v[0] * v[0] * v[1], &[3.0, 2.0], &[1.0, -1.0]);
+/// assert_eq!((y, dy), (18.0, 3.0));
+/// ```
+///
+/// The value has the bits of the recorded value; the derivative equals the gradient's
+/// product with `v` to rounding ([`Var::jvp`]).
+///
+/// # Panics
+///
+/// If `v` and `x` differ in length, or `f` returns a `Var` of another tape than the one it
+/// was given.
+#[track_caller]
+pub fn jvp<F>(f: F, x: &[f64], v: &[f64]) -> (f64, f64)
+where
+    F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
+{
+    if v.len() != x.len() {
+        panic!(
+            "tapegrad::jvp needs a direction v of the point's length, got a point of {} and v of {}",
+            x.len(),
+            v.len()
+        );
+    }
+    let tape = scratch();
+    let xs = tape.vars(x);
+    let y = f(&tape, &xs);
+    tape.check(&y, "tapegrad::jvp (as the closure's result)");
+    let out = (y.value(), y.jvp(&xs, v));
+    give_back(tape);
+    out
+}
+
+/// The Jacobian of a function with several outputs at `x`: `j[k][i]` = ∂fₖ/∂xᵢ, one row per
+/// output.
+///
+/// `f` is recorded once; then [`Tape::jacobian`] runs forward mode when there are fewer
+/// inputs than outputs (one tangent sweep per 16 inputs: the shape of a least-squares
+/// residual) and reverse mode otherwise (one sweep per output).
+///
+/// ```
+/// // r(a, b) = (a·t − b) for t = 0, 1, 2: a residual that is linear in (a, b).
+/// let j = tapegrad::jacobian(
+///     |_, p| (0..3).map(|t| p[0] * t as f64 - p[1]).collect(),
+///     &[2.0, 1.0],
+/// );
+/// assert_eq!(j, vec![vec![0.0, -1.0], vec![1.0, -1.0], vec![2.0, -1.0]]);
+/// ```
+///
+/// # Panics
+///
+/// If `f` returns a `Var` of another tape than the one it was given.
+#[track_caller]
+pub fn jacobian<F>(f: F, x: &[f64]) -> Vec<Vec<f64>>
+where
+    F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Vec<Var<'t>>,
+{
+    let tape = scratch();
+    let xs = tape.vars(x);
+    let ys = f(&tape, &xs);
+    for y in &ys {
+        tape.check(y, "tapegrad::jacobian (as the closure's result)");
+    }
+    let j = tape.jacobian(&ys, &xs);
+    drop(ys);
+    give_back(tape);
+    j
 }

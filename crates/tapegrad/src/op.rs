@@ -35,6 +35,10 @@ pub(crate) enum Op {
     Mul(u32, u32),
     /// `a / b`.
     Div(u32, u32),
+    /// `a` where `b > 0` (or NaN), else 0: relu's mask on the gradient `a` as the recorded
+    /// sweep ([`Var::grad`](crate::Var::grad)) records it, with an edge to relu's output `b`
+    /// (PyTorch's `threshold_backward(grad, result, 0)`).
+    Gate(u32, u32),
     /// `f(x)` for one recorded node (see the table of [`UnOp`]).
     Unary(UnOp, u32),
     /// `x ∘ c` or `c ∘ x` with an `f64` constant that is never recorded as a node.
@@ -77,7 +81,7 @@ impl Op {
         let pair = |lo: u32, hi: u32| (u64::from(lo.to_le()) | u64::from(hi.to_le()) << 32).to_le();
         match self {
             Op::Leaf => [head(0, 0), 0],
-            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::Gate(a, b) => {
                 [head(0, a), pair(b, 0)]
             }
             Op::Unary(op, a) => [head(op as u8, a), 0],
@@ -116,6 +120,7 @@ impl Op {
                 Op::Sub(a, b) => BinOp::Sub.backward(a, b, g, y, adj),
                 Op::Mul(a, b) => BinOp::Mul.backward(a, b, g, y, adj),
                 Op::Div(a, b) => BinOp::Div.backward(a, b, g, y, adj),
+                Op::Gate(a, b) => BinOp::Gate.backward(a, b, g, y, adj),
                 Op::Unary(op, a) => {
                     let d = op.derivative(g, adj.value(a), y);
                     adj.add(a, d);
@@ -157,7 +162,7 @@ impl Op {
     pub(crate) fn for_each_operand(self, operands: &[u32], mut f: impl FnMut(u32)) {
         match self {
             Op::Leaf => {}
-            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::Gate(a, b) => {
                 f(a);
                 f(b);
             }
@@ -192,7 +197,7 @@ impl Op {
         let end = |start: u32, len: u32| u64::from(start) + u64::from(len);
         match self {
             Op::Leaf => OperandBounds::None,
-            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) => {
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::Gate(a, b) => {
                 OperandBounds::Two(a, b)
             }
             Op::Unary(_, a) | Op::Scalar(_, a, _) => OperandBounds::Two(a, a),
@@ -214,6 +219,7 @@ impl Op {
             Op::Sub(..) => BinOp::Sub.symbol().to_string(),
             Op::Mul(..) => BinOp::Mul.symbol().to_string(),
             Op::Div(..) => BinOp::Div.symbol().to_string(),
+            Op::Gate(..) => BinOp::Gate.symbol().to_string(),
             Op::Unary(op, _) => op.name().to_string(),
             Op::Scalar(op, _, c) => match op {
                 ScalarOp::AddConst | ScalarOp::MulConst | ScalarOp::DivConst => {
@@ -268,6 +274,9 @@ pub(crate) trait Adjoints<T> {
     /// local derivative is finite, so its contributions (±0) cannot change a sum.
     fn skips_zero(&self) -> bool;
 
+    /// Whether node `k`'s adjoint is wanted at all; [`Adjoints::add`] ignores the others.
+    fn needs(&self, k: u32) -> bool;
+
     /// The value of node `k` as a `T`.
     ///
     /// # Safety
@@ -313,6 +322,8 @@ pub(crate) enum BinOp {
     Sub,
     Mul,
     Div,
+    /// Not an operator users write: relu's recorded mask ([`Op::Gate`]).
+    Gate,
 }
 
 impl BinOp {
@@ -324,6 +335,7 @@ impl BinOp {
             BinOp::Sub => Op::Sub(a, b),
             BinOp::Mul => Op::Mul(a, b),
             BinOp::Div => Op::Div(a, b),
+            BinOp::Gate => Op::Gate(a, b),
         }
     }
 
@@ -335,6 +347,7 @@ impl BinOp {
             BinOp::Sub => a - b,
             BinOp::Mul => a * b,
             BinOp::Div => a / b,
+            BinOp::Gate => a.gate(b),
         }
     }
 
@@ -349,6 +362,10 @@ impl BinOp {
             // PyTorch's div rule: -g·((a/b)/b), and y is exactly a/b. Not a·b⁻¹, which would
             // round differently and overflow where this does not.
             BinOp::Div => (g / b, -g * (y / b)),
+            // The gate is linear in a, with the same mask; towards b it passes an exact zero
+            // (PyTorch returns zeros there), which still reaches b so that b's own backward
+            // meets it: 0·inf there gives NaN, as in PyTorch's double backward.
+            BinOp::Gate => (g.gate(b), g.constant(0.0)),
         }
     }
 
@@ -362,10 +379,20 @@ impl BinOp {
     #[track_caller]
     unsafe fn backward<T: Real, A: Adjoints<T>>(self, a: u32, b: u32, g: T, y: T, adj: &mut A) {
         // SAFETY: the caller's contract.
+        // Asking first lets the compiler drop the unused half of the rule: in forward over
+        // reverse one operand of a product is often a node the directions do not reach.
         unsafe {
-            let (da, db) = self.derivative(g, adj.value(a), adj.value(b), y);
-            adj.add(a, da);
-            adj.add(b, db);
+            let (x1, x2) = (adj.value(a), adj.value(b));
+            match (adj.needs(a), adj.needs(b)) {
+                (true, true) => {
+                    let (da, db) = self.derivative(g, x1, x2, y);
+                    adj.add(a, da);
+                    adj.add(b, db);
+                }
+                (true, false) => adj.add(a, self.derivative(g, x1, x2, y).0),
+                (false, true) => adj.add(b, self.derivative(g, x1, x2, y).1),
+                (false, false) => {}
+            }
         }
     }
 
@@ -375,6 +402,7 @@ impl BinOp {
             BinOp::Sub => "-",
             BinOp::Mul => "*",
             BinOp::Div => "/",
+            BinOp::Gate => "relu mask",
         }
     }
 }
@@ -474,11 +502,12 @@ unary_ops! {
         derivative |g, _, y| g * y.rsub(1.0) * y,
         pole false;
     // A select, not f64::max (max(NaN, 0) is 0): NaN and -0 pass through as PyTorch's. The
-    // derivative selects on the output, a constant mask: relu'(0) = 0, relu'' = 0, and an
-    // infinite g at x ≤ 0 still gives 0.
+    // derivative selects on the output (`Real::gate`): relu'(0) = 0, and an infinite g at
+    // x ≤ 0 still gives 0. Recorded, the mask is a node with an edge to y whose derivative
+    // towards y is 0, so relu'' = 0 but the zero still flows on through y's own backward.
     Relu "relu",
         forward |x| if x < 0.0 { 0.0 } else { x },
-        derivative |g, _, y| if y.value() <= 0.0 { g.constant(0.0) } else { g },
+        derivative |g, _, y| g.gate(y),
         pole false;
     // sqrt(±0) = ±0 gives ±inf.
     Sqrt "sqrt",
@@ -643,6 +672,7 @@ mod tests {
             Op::Sub(b, a),
             Op::Mul(a, c),
             Op::Div(c, b),
+            Op::Gate(b, c),
             Op::SumRange { start: a, len: b },
             Op::SumList { at: b, len: a },
             Op::DotRange { w: a, x: b, len: c },
@@ -690,6 +720,7 @@ mod tests {
             Op::Sub(..) => 2,
             Op::Mul(..) => 3,
             Op::Div(..) => 4,
+            Op::Gate(..) => 12,
             Op::Unary(..) => 5,
             Op::Scalar(..) => 6,
             Op::SumRange { .. } => 7,
@@ -699,7 +730,7 @@ mod tests {
             Op::NeuronRange { .. } => 11,
         };
         let covered: std::collections::BTreeSet<i32> = ops.iter().map(variant).collect();
-        assert_eq!(covered.len(), 12, "every_op must list every variant");
+        assert_eq!(covered.len(), 13, "every_op must list every variant");
         for op in ops {
             // SAFETY: what this test checks. Bytes 0 and 1 (the tag, a `ScalarOp`, a `UnOp` or
             // an `Activation`) are `op`'s own, so while the other fields stay clear of them, a

@@ -9,6 +9,7 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f64 {}
     impl Sealed for crate::Var<'_> {}
+    impl<const K: usize> Sealed for crate::dual::Dual<K> {}
 }
 
 /// A scalar that a formula can be written over once: `f64`, which computes, and [`Var`],
@@ -202,6 +203,24 @@ pub trait Real:
     /// assert_eq!(Real::powi(tape.var(2.0), 3).value(), 8.0);
     /// ```
     fn powi(self, n: i32) -> Self;
+
+    /// `self` where `by > 0` (or `by` is NaN), else 0: relu's mask on a gradient, as a select,
+    /// so an infinite `self` where `by ≤ 0` still gives 0. On a [`Var`] it records a node
+    /// with an edge to `by` and a zero derivative towards it (PyTorch's
+    /// `threshold_backward`), which is how [`Var::grad`] records relu's derivative.
+    ///
+    /// ```
+    /// use tapegrad::{Real, Tape};
+    /// assert_eq!(f64::INFINITY.gate(-1.0), 0.0);
+    /// assert_eq!(2.5.gate(0.5), 2.5);
+    /// let tape = Tape::new();
+    /// let (g, y) = (tape.var(3.0), tape.var(0.0));
+    /// let masked = g.gate(y);
+    /// assert_eq!(masked.value(), 0.0);
+    /// let d = masked.backward();
+    /// assert_eq!((d[g], d[y]), (0.0, 0.0));
+    /// ```
+    fn gate(self, by: Self) -> Self;
 }
 
 /// `f64` runs the table's forward rules, so a formula gives the tape's bits without a tape.
@@ -273,6 +292,10 @@ impl Real for f64 {
     #[inline(always)]
     fn powi(self, n: i32) -> f64 {
         f64::powi(self, n)
+    }
+    #[inline(always)]
+    fn gate(self, by: f64) -> f64 {
+        if by <= 0.0 { 0.0 } else { self }
     }
 }
 
@@ -362,5 +385,10 @@ impl<'t> Real for Var<'t> {
     #[track_caller]
     fn powi(self, n: i32) -> Self {
         Var::powi(self, n)
+    }
+    #[inline(always)]
+    #[track_caller]
+    fn gate(self, by: Self) -> Self {
+        self.binary(crate::op::BinOp::Gate, by)
     }
 }

@@ -240,7 +240,7 @@ fn all_zero(block: &[f64]) -> bool {
 /// `v · 0` is ±0 for every finite `v` and NaN for ±inf and NaN, so a sum of such products
 /// is NaN exactly when some value is not finite. Sixteen independent sums, without an early
 /// exit, keep the floating-point pipes busy.
-fn all_finite(values: &[f64]) -> bool {
+pub(crate) fn all_finite(values: &[f64]) -> bool {
     const LANES: usize = 16;
     let chunks = values.chunks_exact(LANES);
     let tail = chunks.remainder().iter().fold(0.0, |acc, v| acc + v * 0.0);
@@ -299,6 +299,11 @@ impl<const CARRY: bool> Adjoints<f64> for Buffer<'_, CARRY> {
     #[inline(always)]
     fn skips_zero(&self) -> bool {
         self.skip_zero
+    }
+
+    #[inline(always)]
+    fn needs(&self, _: u32) -> bool {
+        true
     }
 
     #[inline(always)]

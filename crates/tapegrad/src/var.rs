@@ -230,7 +230,7 @@ impl<'t> Var<'t> {
 
     #[inline(always)]
     #[track_caller]
-    fn binary(self, op: BinOp, rhs: Self) -> Self {
+    pub(crate) fn binary(self, op: BinOp, rhs: Self) -> Self {
         if !std::ptr::eq(self.tape, rhs.tape) {
             crate::arena::foreign_var(op.symbol_name());
         }
@@ -243,7 +243,7 @@ impl<'t> Var<'t> {
         // Only division has factors that can be infinite where the values are finite; the
         // others' factors are ±1 or the operands' values.
         match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul => tape.push(node, y),
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Gate => tape.push(node, y),
             BinOp::Div => {
                 let (ga, gb) = op.derivative(1.0, self.value, rhs.value, y);
                 let finite = ga.is_finite() && gb.is_finite();
@@ -463,6 +463,7 @@ impl BinOp {
             BinOp::Sub => "`-`",
             BinOp::Mul => "`*`",
             BinOp::Div => "`/`",
+            BinOp::Gate => "the relu mask",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Saving (atomic, through symbolic links, keeping permissions) and loading (capped).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::checksum::Fnv;
@@ -180,7 +180,13 @@ impl Mlp {
     }
 
     /// Reads a model written by [`Mlp::save`], checked as [`Mlp::from_json`] does, reading
-    /// at most [`io::DEFAULT_MAX_BYTES`](crate::io::DEFAULT_MAX_BYTES).
+    /// at most [`io::DEFAULT_MAX_BYTES`](crate::io::DEFAULT_MAX_BYTES) (64 MiB); a larger
+    /// file is [`ModelError::TooLarge`], and [`Mlp::load_with_limit`] takes a larger limit.
+    ///
+    /// Only a regular file (or a link to one) is read: a FIFO, a device or a folder is an
+    /// error at once, never a wait. The file is read twice as a stream (its header, then the
+    /// model) and its text is never held whole, so memory is the model's own plus a small
+    /// buffer, whatever the limit.
     ///
     /// ```
     /// let err = mlp::Mlp::load("/nonexistent/model.json").unwrap_err();
@@ -195,9 +201,11 @@ impl Mlp {
         Mlp::load_with_limit(path, DEFAULT_MAX_BYTES)
     }
 
-    /// [`Mlp::load`] reading at most `max_bytes`: a longer file (or one that never ends,
-    /// like `/dev/zero`) is an error once `max_bytes + 1` bytes are read, and a regular file
-    /// whose size is over the limit is refused before reading.
+    /// [`Mlp::load`] reading at most `max_bytes` instead of
+    /// [`io::DEFAULT_MAX_BYTES`](crate::io::DEFAULT_MAX_BYTES): a regular file whose size is
+    /// over the limit is refused before reading, and one that turns out longer than its size
+    /// said (it grew, or it is a `/proc` file) once `max_bytes + 1` bytes are read. Nothing is
+    /// reserved from the limit or the size, so `u64::MAX` is a safe "no limit".
     ///
     /// ```
     /// let dir = std::env::temp_dir().join(format!("mlp-doc-limit-{}", std::process::id()));
@@ -213,8 +221,9 @@ impl Mlp {
     ///
     /// # Errors
     ///
-    /// [`ModelError::TooLarge`] past the limit; [`ModelError::Io`] naming the path if it
-    /// cannot be read; otherwise as [`Mlp::from_json`], with the path in the message.
+    /// [`ModelError::TooLarge`] past the limit; [`ModelError::Io`] naming the path if it is
+    /// not a regular file (kind `InvalidInput`), cannot be read, or memory runs out (kind
+    /// `OutOfMemory`); otherwise as [`Mlp::from_json`], with the path in the message.
     pub fn load_with_limit(path: impl AsRef<Path>, max_bytes: u64) -> Result<Mlp, ModelError> {
         let path = path.as_ref();
         let too_large = |size| ModelError::TooLarge {
@@ -222,27 +231,190 @@ impl Mlp {
             size,
             limit: max_bytes,
         };
-        let file = File::open(path).map_err(|e| with_path(e, path))?;
-        let meta = file.metadata().map_err(|e| with_path(e, path))?;
-        if meta.is_file() && meta.len() > max_bytes {
-            return Err(too_large(Some(meta.len())));
+        let file = open_regular_file(path)?;
+        let size = file.metadata().map_err(|e| with_path(e, path))?.len();
+        if size > max_bytes {
+            return Err(too_large(Some(size)));
         }
-        let expect = if meta.is_file() { meta.len() } else { 0 };
-        let mut bytes = Vec::with_capacity(usize::try_from(expect).unwrap_or(0));
-        file.take(max_bytes.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| with_path(e, path))?;
-        if bytes.len() as u64 > max_bytes {
-            return Err(too_large(None));
-        }
+        // Two passes over the file (the header, then the model), neither holding its bytes:
+        // memory is the model's, whatever the file's size or the limit.
+        let mut file = Capped::new(file, max_bytes);
+        let header = serde_json::from_reader(BufReader::new(&mut file));
+        let model = super::build(header, || {
+            file.restart().map_err(serde_json::Error::io)?;
+            serde_json::from_reader(BufReader::new(&mut file))
+        });
+        let stop = file.stop;
         let named = |m: String| format!("{}: {m}", path.display());
-        if let Err(e) = std::str::from_utf8(&bytes) {
-            return Err(ModelError::Corrupt(named(format!("not UTF-8 text: {e}"))));
+        match (model, stop) {
+            (Ok(model), _) => Ok(model),
+            (Err(_), Some(Stop::TooLarge)) => Err(too_large(None)),
+            (Err(_), Some(Stop::NotUtf8(at))) => Err(ModelError::Corrupt(named(format!(
+                "not UTF-8 text: an invalid byte sequence at byte {at}"
+            )))),
+            (Err(ModelError::Corrupt(m)), None) => Err(ModelError::Corrupt(named(m))),
+            (Err(ModelError::Mismatch(m)), None) => Err(ModelError::Mismatch(named(m))),
+            (Err(ModelError::Io(e)), None) => Err(with_path(e, path)),
+            (Err(other), None) => Err(other),
         }
-        Mlp::from_json_bytes(&bytes).map_err(|e| match e {
-            ModelError::Corrupt(m) => ModelError::Corrupt(named(m)),
-            ModelError::Mismatch(m) => ModelError::Mismatch(named(m)),
-            other => other,
-        })
+    }
+}
+
+/// Opens `path` for reading if it is a regular file: a FIFO would block until a writer
+/// comes, and a device may never end or may act on being opened.
+fn open_regular_file(path: &Path) -> Result<File, ModelError> {
+    let refuse = |t: fs::FileType| {
+        with_path(
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}, not a regular file: models are read from files",
+                    kind(t)
+                ),
+            ),
+            path,
+        )
+    };
+    let before = fs::metadata(path).map_err(|e| with_path(e, path))?;
+    if !before.is_file() {
+        return Err(refuse(before.file_type()));
+    }
+    let mut options = OpenOptions::new();
+    options.read(true);
+    // If the file was swapped for a FIFO since the check, opening it does not wait.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(|e| with_path(e, path))?;
+    // The check that counts: what was opened.
+    let opened = file.metadata().map_err(|e| with_path(e, path))?;
+    if !opened.is_file() {
+        return Err(refuse(opened.file_type()));
+    }
+    Ok(file)
+}
+
+/// What a file that is not a regular one is, for a message.
+fn kind(t: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() { "a folder" } else { "something" }
+}
+
+/// Why [`Capped`] stopped a read.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// More than the limit: the file grew, or its size was not its length (as in `/proc`).
+    TooLarge,
+    /// Not UTF-8 from this byte offset on.
+    NotUtf8(u64),
+}
+
+/// The model file as read: at most `limit` bytes, checked to be UTF-8 as they arrive.
+struct Capped {
+    file: File,
+    limit: u64,
+    read: u64,
+    /// The start of a UTF-8 sequence cut by the end of the last read.
+    partial: ([u8; 4], usize),
+    stop: Option<Stop>,
+}
+
+impl Capped {
+    fn new(file: File, limit: u64) -> Self {
+        Capped {
+            file,
+            limit,
+            read: 0,
+            partial: ([0; 4], 0),
+            stop: None,
+        }
+    }
+
+    /// Back to the first byte, for the second pass.
+    fn restart(&mut self) -> io::Result<()> {
+        self.file.rewind()?;
+        self.read = 0;
+        self.partial.1 = 0;
+        Ok(())
+    }
+
+    /// Checks that `bytes`, which follow the ones already read, continue UTF-8 text; `at` is
+    /// their offset in the file.
+    fn check_utf8(&mut self, mut bytes: &[u8], mut at: u64) -> Result<(), Stop> {
+        let (buf, len) = &mut self.partial;
+        let sequence_at = at - *len as u64;
+        while *len > 0 {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return Ok(());
+            };
+            buf[*len] = b;
+            *len += 1;
+            (bytes, at) = (rest, at + 1);
+            match std::str::from_utf8(&buf[..*len]) {
+                Ok(_) => *len = 0,
+                Err(e) if e.error_len().is_none() => {}
+                Err(_) => return Err(Stop::NotUtf8(sequence_at)),
+            }
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(_) => Ok(()),
+            // A sequence cut by the end of this read: the next read completes it.
+            Err(e) if e.error_len().is_none() => {
+                let tail = &bytes[e.valid_up_to()..];
+                buf[..tail.len()].copy_from_slice(tail);
+                *len = tail.len();
+                Ok(())
+            }
+            Err(e) => Err(Stop::NotUtf8(at + e.valid_up_to() as u64)),
+        }
+    }
+}
+
+impl Read for Capped {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(stop) = self.stop {
+            return Err(stop.into());
+        }
+        // One byte past the limit is enough to know the file is longer.
+        let room = self.limit.saturating_add(1) - self.read;
+        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.file.read(&mut buf[..want])?;
+        let at = self.read;
+        self.read += n as u64;
+        let checked = if self.read > self.limit {
+            Err(Stop::TooLarge)
+        } else if n == 0 && want > 0 && self.partial.1 > 0 {
+            Err(Stop::NotUtf8(at - self.partial.1 as u64))
+        } else {
+            self.check_utf8(&buf[..n], at)
+        };
+        checked.map_err(|stop| {
+            self.stop = Some(stop);
+            io::Error::from(stop)
+        })?;
+        Ok(n)
+    }
+}
+
+impl From<Stop> for io::Error {
+    fn from(stop: Stop) -> Self {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            match stop {
+                Stop::TooLarge => "over the size limit",
+                Stop::NotUtf8(_) => "not UTF-8",
+            },
+        )
     }
 }

@@ -166,6 +166,41 @@ fn unknown_fields_are_errors() {
     assert!(mismatch(Mlp::from_json(keras).unwrap_err()).contains("`keras`"));
 }
 
+// Pins a bug: messages repeated the file's strings whole and raw, so a 64 MiB `format` made
+// a 64 MiB message and ESC or newlines in a file reached the terminal.
+#[test]
+fn messages_quote_a_short_escaped_excerpt() {
+    let json = small_model().to_json();
+    let at = json.find(r#""checksum":""#).unwrap() + 12;
+    let checksum = &json[at..at + 16];
+    let huge = "A".repeat(1 << 20);
+    let hostile = "\u{1b}[31mred\nline\u{202e}";
+    for text in [huge.as_str(), hostile] {
+        // As JSON writes it: the parsed string holds the raw characters.
+        let quoted = serde_json::to_string(text).unwrap();
+        let cases = [
+            json.replacen(r#""tapegrad-mlp""#, &quoted, 1),
+            json.replacen(&format!("\"{checksum}\""), &quoted, 1),
+            json.replacen(r#""relu""#, &quoted, 1),
+            json.replacen(r#""nin":2"#, &format!(r#""nin":{quoted}"#), 1),
+            json.replacen(r#""nin":2"#, &format!(r#""nin":2,{quoted}:1"#), 1),
+        ];
+        for case in cases {
+            assert_ne!(case, json);
+            let msg = Mlp::from_json(&case).unwrap_err().to_string();
+            assert!(msg.len() < 400, "{} bytes: {}", msg.len(), &msg[..400]);
+            assert!(!msg.chars().any(char::is_control), "{msg:?}");
+            assert!(!msg.contains('\u{202e}'), "{msg:?}");
+            if text == huge {
+                assert!(msg.contains(&format!("{}…", &huge[..64])), "{msg}");
+                assert!(!msg.contains(&huge[..65]), "{msg}");
+            } else {
+                assert!(msg.contains(r"\u{1b}[31mred\nline\u{202e}"), "{msg}");
+            }
+        }
+    }
+}
+
 fn too_large(e: ModelError) -> (Option<u64>, u64, String) {
     let text = e.to_string();
     match e {
@@ -203,18 +238,107 @@ fn files_over_the_limit_are_refused() {
     );
 }
 
-// Pins a bug: `Mlp::load("/dev/zero")` read until memory ran out.
+// Pins a bug: `Mlp::load("/dev/zero")` read until memory ran out. Devices are refused
+// now; a file whose size says nothing of its length (`/proc`) is read up to the limit.
 #[cfg(target_os = "linux")]
 #[test]
-fn an_endless_file_is_read_up_to_the_limit() {
-    let (size, limit, text) = too_large(Mlp::load_with_limit("/dev/zero", 4096).unwrap_err());
-    assert_eq!((size, limit), (None, 4096));
+fn an_endless_file_is_refused_or_read_up_to_the_limit() {
+    let err = Mlp::load_with_limit("/dev/zero", 4096).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ModelError::Io(_)), "{err:?}");
     assert!(
-        text.contains("/dev/zero") && text.contains("more than 4096 bytes"),
+        text.contains("/dev/zero") && text.contains("not a regular file"),
         "{text}"
     );
-    let (size, limit, _) = too_large(Mlp::load("/dev/zero").unwrap_err());
-    assert_eq!((size, limit), (None, mlp::io::DEFAULT_MAX_BYTES));
+    let maps = "/proc/self/maps";
+    assert_eq!(fs::metadata(maps).unwrap().len(), 0);
+    let (size, limit, text) = too_large(Mlp::load_with_limit(maps, 16).unwrap_err());
+    assert_eq!((size, limit), (None, 16));
+    assert!(
+        text.contains(maps) && text.contains("more than 16 bytes"),
+        "{text}"
+    );
+}
+
+// Pins a bug: the buffer was reserved at the file's size, so a sparse 100 GB file with no
+// limit aborted the process on a failed allocation.
+#[test]
+fn a_huge_sparse_file_with_no_limit_is_an_error() {
+    let dir = TempDir::new("sparse");
+    let path = dir.file("model.json");
+    let huge = 100 << 30;
+    for start in [
+        "",
+        r#"{"format":"tapegrad-mlp","version":2,"nin":1,"layers":["#,
+    ] {
+        fs::write(&path, start).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(huge)
+            .unwrap();
+        let msg = corrupt(Mlp::load_with_limit(&path, u64::MAX).unwrap_err());
+        assert!(msg.contains("not valid JSON"), "{msg}");
+        let column = format!("column {}", start.len() + 1);
+        assert!(msg.contains(&column), "{msg}");
+    }
+}
+
+// Pins a bug: `Mlp::load` on a FIFO with no writer waited forever.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_waiting() {
+    let dir = TempDir::new("fifo");
+    let path = dir.file("model.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let err = Mlp::load(&path).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ModelError::Io(_)), "{err:?}");
+    assert!(
+        text.contains("model.json") && text.contains("FIFO"),
+        "{text}"
+    );
+    let err = Mlp::load(&dir.0).unwrap_err().to_string();
+    assert!(err.contains("a folder, not a regular file"), "{err}");
+}
+
+#[test]
+fn utf8_is_checked_across_reads() {
+    let dir = TempDir::new("utf8");
+    let path = dir.file("model.json");
+    let json = small_model().to_json();
+    let at = json.find(r#""checksum":""#).unwrap() + 12;
+    // Two-byte characters over the reader's buffer boundaries, at both parities.
+    for pad in ["", "x"] {
+        let long = format!("{pad}{}", "é".repeat(10_000));
+        fs::write(&path, json.replacen(&json[at..at + 16], &long, 1)).unwrap();
+        let msg = corrupt(Mlp::load(&path).unwrap_err());
+        assert!(msg.contains("not 16 lowercase hex digits"), "{msg}");
+    }
+    // A byte that is not UTF-8 far into the file, and a sequence cut by the end.
+    let mut bad = json
+        .replacen(&json[at..at + 16], &"a".repeat(20_000), 1)
+        .into_bytes();
+    bad[at + 15_000] = 0xff;
+    fs::write(&path, &bad).unwrap();
+    let msg = corrupt(Mlp::load(&path).unwrap_err());
+    assert!(
+        msg.contains(&format!(
+            "not UTF-8 text: an invalid byte sequence at byte {}",
+            at + 15_000
+        )),
+        "{msg}"
+    );
+    let mut cut = json.as_bytes()[..at].to_vec();
+    cut.push(0xc3);
+    fs::write(&path, &cut).unwrap();
+    let msg = corrupt(Mlp::load(&path).unwrap_err());
+    assert!(msg.contains(&format!("at byte {}", cut.len() - 1)), "{msg}");
 }
 
 // Pins a bug: a valid 250-byte file name failed, the temporary name's suffix passing the

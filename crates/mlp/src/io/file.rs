@@ -18,23 +18,24 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 /// Symbolic links followed before giving up (Linux's own limit).
 const MAX_LINKS: usize = 40;
 
-/// The temporary file [`Mlp::save`] writes before renaming it to `path`:
-/// `.tmp-<16 hex digits>` beside it, the digits a hash of `path`'s file name. The name is
-/// 21 bytes whatever `path`'s length, and the same on every save to `path`, so a save that
-/// was killed leaves at most this one file, which the next save reuses.
+/// How the name of every temporary file [`Mlp::save`] writes beside `path` starts:
+/// `.tmp-<16 hex digits>-`, the digits a hash of `path`'s file name. Each save adds random
+/// characters and creates its file exclusively, so no file planted under such a name is
+/// ever written through; a later save removes what a killed save of the same user left
+/// (a file of this prefix with one link, not locked by a save in progress).
 ///
 /// ```
-/// let tmp = mlp::io::temp_path("out/model.json");
-/// assert_eq!(tmp.parent(), Some(std::path::Path::new("out")));
-/// assert_eq!(tmp.file_name().unwrap().len(), 21);
-/// assert_eq!(tmp, mlp::io::temp_path("out/model.json"));
-/// assert_ne!(tmp, mlp::io::temp_path("out/other.json"));
+/// let prefix = mlp::io::temp_prefix("out/model.json");
+/// assert_eq!(prefix.len(), 22);
+/// assert!(prefix.starts_with(".tmp-") && prefix.ends_with('-'));
+/// assert_eq!(prefix, mlp::io::temp_prefix("elsewhere/model.json"));
+/// assert_ne!(prefix, mlp::io::temp_prefix("out/other.json"));
 /// ```
-pub fn temp_path(path: impl AsRef<Path>) -> PathBuf {
+pub fn temp_prefix(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();
     let name = path.file_name().unwrap_or(path.as_os_str());
     let hash = Fnv::new().bytes(name.as_encoded_bytes()).finish();
-    path.with_file_name(format!(".tmp-{hash:016x}"))
+    format!(".tmp-{hash:016x}-")
 }
 
 fn with_path(e: io::Error, path: &Path) -> ModelError {
@@ -63,55 +64,74 @@ fn resolve_links(path: &Path) -> Result<PathBuf, ModelError> {
     ))
 }
 
-/// Whether `file` is still the file at `path` (another save may have renamed it away while
-/// this one waited for the lock).
+/// Removes the temporary files of earlier saves to the same target that were killed: in
+/// `dir`, regular files named with `prefix`, owned by the user who owns `ours` (this save's
+/// file), with a single link (never a hard link to another file) and not locked (a save in
+/// progress holds its file locked).
 #[cfg(unix)]
-fn is_file_at(file: &File, path: &Path) -> io::Result<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let open = file.metadata()?;
-    Ok(match fs::symlink_metadata(path) {
-        Ok(now) => now.dev() == open.dev() && now.ino() == open.ino(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-        Err(e) => return Err(e),
-    })
-}
-
-/// Elsewhere a file open for writing cannot be renamed away, so it is still there.
-#[cfg(not(unix))]
-fn is_file_at(_: &File, _: &Path) -> io::Result<bool> {
-    Ok(true)
-}
-
-/// Opens and locks the temporary file: concurrent saves to one path take turns, and each
-/// writes a file that no other save holds open.
-fn lock_temp(tmp: &Path) -> io::Result<File> {
-    loop {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(tmp)?;
-        file.lock()?;
-        if is_file_at(&file, tmp)? {
-            return Ok(file);
+fn remove_leftovers(dir: &Path, prefix: &str, ours: &Path) {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let (Ok(own), Ok(entries)) = (fs::symlink_metadata(ours), fs::read_dir(dir)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path == ours
+            || !entry
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(prefix.as_bytes())
+        {
+            continue;
         }
-        if fs::symlink_metadata(tmp).is_ok_and(|m| !m.file_type().is_file()) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "exists and is not a regular file",
-            ));
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() || meta.uid() != own.uid() || meta.nlink() != 1 {
+            continue;
+        }
+        let open = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(&path);
+        let Ok(file) = open else {
+            continue;
+        };
+        let same = file
+            .metadata()
+            .is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
+        if same && file.try_lock().is_ok() {
+            let _ = fs::remove_file(&path);
         }
     }
 }
 
+#[cfg(not(unix))]
+fn remove_leftovers(_: &Path, _: &str, _: &Path) {}
+
+/// The permissions of the saved file: the replaced file's, without setuid and setgid (the
+/// new file belongs to whoever saves); `None` for a new file.
+fn target_permissions(target: &Path) -> Option<fs::Permissions> {
+    let permissions = fs::metadata(target).ok()?.permissions();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(fs::Permissions::from_mode(permissions.mode() & 0o1777))
+    }
+    #[cfg(not(unix))]
+    Some(permissions)
+}
+
 impl Mlp {
-    /// Writes the model as JSON to `path` atomically: to [`io::temp_path`](crate::io::temp_path)
-    /// beside it (locked, so concurrent saves take turns), flushed and synced, then renamed
-    /// over `path`. A crash leaves either the old file or the new one, never half of one;
-    /// the temporary file it may leave is reused by the next save.
+    /// Writes the model as JSON to `path` atomically: to a new temporary file beside it
+    /// (created exclusively under an unpredictable name starting with
+    /// [`io::temp_prefix`](crate::io::temp_prefix)), flushed and synced, then renamed over
+    /// `path`. A crash leaves either the old file or the new one, never half of one; the
+    /// temporary file a killed save leaves is removed by the next save to `path`.
     ///
-    /// If `path` is a symbolic link, the file it points to is replaced (the link stays);
-    /// the replaced file's permissions are kept.
+    /// If `path` is a symbolic link, the file it points to is replaced (the link stays). The
+    /// replaced file's permissions are kept, except setuid and setgid, which are dropped; a
+    /// new file gets the usual mode (`0o666` less the umask).
     ///
     /// ```
     /// let dir = std::env::temp_dir().join(format!("mlp-doc-save-{}", std::process::id()));
@@ -127,8 +147,9 @@ impl Mlp {
     /// # Errors
     ///
     /// [`ModelError::Corrupt`] if a parameter is not finite (JSON cannot hold it; nothing is
-    /// written); [`ModelError::Io`] naming the file that failed (the temporary file, or the
-    /// target for the rename) if writing or renaming fails (the temporary file is removed).
+    /// written); [`ModelError::Io`] naming what failed (the folder, the temporary file, or
+    /// the target for the rename) if creating, writing or renaming fails (the temporary
+    /// file is removed).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
         // Unreachable through the checked setters; kept so no file ever holds a `null`.
@@ -146,34 +167,24 @@ impl Mlp {
             ));
         }
         let target = resolve_links(path)?;
-        let tmp = temp_path(&target);
-        let json = self.to_json();
-        let permissions = fs::metadata(&target).ok().map(|m| m.permissions());
-        let mut file = lock_temp(&tmp).map_err(|e| with_path(e, &tmp))?;
-        let write = |f: &mut File| -> io::Result<()> {
-            f.set_len(0)?;
-            if let Some(p) = permissions {
-                f.set_permissions(p)?;
-            }
-            f.write_all(json.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.flush()?;
-            f.sync_all()
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
         };
-        if let Err(e) = write(&mut file) {
-            let _ = fs::remove_file(&tmp);
-            return Err(with_path(e, &tmp));
+        let json = self.to_json();
+        let prefix = temp_prefix(&target);
+        // Another save's cleanup may remove this save's file in the moment between its
+        // creation and its lock: then the rename finds it gone, and the save starts over.
+        let mut attempts = 1;
+        loop {
+            match write_and_rename(&json, dir, &prefix, &target) {
+                Ok(()) => break,
+                Err(Retry::Again(_)) if attempts < 3 => attempts += 1,
+                Err(Retry::Again(e) | Retry::No(e)) => return Err(e),
+            }
         }
-        // Renamed while locked, so a save waiting for the lock sees it gone and starts over.
-        if let Err(e) = fs::rename(&tmp, &target) {
-            let _ = fs::remove_file(&tmp);
-            return Err(with_path(e, &target));
-        }
-        drop(file);
         // Make the rename durable where directories can be synced (best effort).
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty())
-            && let Ok(d) = File::open(dir)
-        {
+        if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
@@ -257,6 +268,47 @@ impl Mlp {
             (Err(ModelError::Io(e)), None) => Err(with_path(e, path)),
             (Err(other), None) => Err(other),
         }
+    }
+}
+
+/// Why an attempt to save failed: worth another attempt (its file was removed), or not.
+enum Retry {
+    Again(ModelError),
+    No(ModelError),
+}
+
+/// One attempt of [`Mlp::save`]: a fresh temporary file in `dir`, written, synced and
+/// renamed to `target`. On failure the temporary file is removed (by `NamedTempFile`).
+fn write_and_rename(json: &str, dir: &Path, prefix: &str, target: &Path) -> Result<(), Retry> {
+    let permissions = target_permissions(target);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    if permissions.is_none() {
+        // The mode a new file gets: the kernel applies the umask at creation.
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    let tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| Retry::No(with_path(e, dir)))?;
+    let name = tmp.path().to_path_buf();
+    let failed = |e| Retry::No(with_path(e, &name));
+    tmp.as_file().lock().map_err(failed)?;
+    remove_leftovers(dir, prefix, &name);
+    let mut file = tmp.as_file();
+    file.write_all(json.as_bytes()).map_err(failed)?;
+    file.write_all(b"\n").map_err(failed)?;
+    if let Some(p) = permissions {
+        file.set_permissions(p).map_err(failed)?;
+    }
+    file.sync_all().map_err(failed)?;
+    match tmp.persist(target) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == io::ErrorKind::NotFound && !name.exists() => {
+            Err(Retry::Again(with_path(e.error, &name)))
+        }
+        Err(e) => Err(Retry::No(with_path(e.error, target))),
     }
 }
 

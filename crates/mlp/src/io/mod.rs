@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Activation, Layer, Mlp, ModelError, Neuron};
 use checksum::model_checksum;
 
-pub use file::{DEFAULT_MAX_BYTES, temp_path};
+pub use file::{DEFAULT_MAX_BYTES, temp_prefix};
 
 /// The `format` field of a model file.
 ///

@@ -3,7 +3,6 @@
 
 use std::fs;
 
-use mlp::io::temp_path;
 use mlp::{BiasInit, Mlp, ModelError};
 
 use crate::common::bits;
@@ -355,33 +354,24 @@ fn long_file_names_save() {
     assert_eq!(dir.entries(), vec![name]);
 }
 
-// Pins a bug: every interrupted save left its own `<name>.tmp-<pid>-<n>` behind forever.
+// Pins a bug: saves wrote into a predictable, reused temporary name, so whatever was planted
+// there (a file of another user, a hard link, a leftover read-only file) was written
+// through, handed over, or blocked every later save.
 #[test]
-fn a_leftover_temporary_file_is_reused() {
-    let dir = TempDir::new("leftover");
+fn what_lies_at_the_old_temporary_name_is_left_alone() {
+    let dir = TempDir::new("oldtmp");
     let path = dir.file("model.json");
-    let tmp = temp_path(&path);
-    // What a save killed halfway leaves: part of a file, longer than the next one.
-    fs::write(&tmp, vec![b'{'; 100_000]).unwrap();
+    let old_name = dir.file(mlp::io::temp_prefix(&path).trim_end_matches('-'));
     let model = small_model();
+    fs::write(&old_name, "planted").unwrap();
     model.save(&path).unwrap();
+    assert_eq!(fs::read_to_string(&old_name).unwrap(), "planted");
+    fs::remove_file(&old_name).unwrap();
+    fs::create_dir(&old_name).unwrap();
+    Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
+    assert_eq!(Mlp::load(&path).unwrap(), Mlp::new(2, &[3, 1], 0));
+    fs::remove_dir(&old_name).unwrap();
     assert_eq!(dir.entries(), vec!["model.json".to_string()]);
-    assert_eq!(Mlp::load(&path).unwrap(), model);
-}
-
-#[test]
-fn errors_name_the_temporary_file_once() {
-    let dir = TempDir::new("tmperror");
-    let path = dir.file("model.json");
-    let tmp = temp_path(&path);
-    fs::create_dir(&tmp).unwrap();
-    let err = small_model().save(&path).unwrap_err();
-    assert!(matches!(err, ModelError::Io(_)));
-    let text = err.to_string();
-    let tmp_name = tmp.file_name().unwrap().to_str().unwrap();
-    assert_eq!(text.matches(tmp_name).count(), 1, "{text}");
-    assert!(!text.contains("model.json"), "{text}");
-    assert!(!path.exists());
 }
 
 #[cfg(unix)]
@@ -390,7 +380,7 @@ mod unix {
     use std::os::unix::fs::{PermissionsExt, symlink};
     use std::path::Path;
 
-    use mlp::io::temp_path;
+    use mlp::io::temp_prefix;
     use mlp::{Mlp, ModelError};
 
     use super::small_model;
@@ -454,16 +444,66 @@ mod unix {
     }
 
     #[test]
-    fn a_link_planted_as_the_temporary_file_is_not_followed() {
+    fn links_planted_as_temporary_files_are_not_followed_or_removed() {
         let dir = TempDir::new("tmplink");
         let path = dir.file("model.json");
         let victim = dir.file("victim.txt");
         fs::write(&victim, "keep me").unwrap();
-        symlink(&victim, temp_path(&path)).unwrap();
-        let err = small_model().save(&path).unwrap_err();
-        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let prefix = temp_prefix(&path);
+        // At the old fixed name, and at names of the current scheme.
+        let planted = [
+            prefix.trim_end_matches('-').to_owned(),
+            format!("{prefix}hard00"),
+            format!("{prefix}sym000"),
+        ];
+        fs::hard_link(&victim, dir.file(&planted[0])).unwrap();
+        fs::hard_link(&victim, dir.file(&planted[1])).unwrap();
+        symlink(&victim, dir.file(&planted[2])).unwrap();
+        for seed in 0..3 {
+            Mlp::new(2, &[3, 1], seed).save(&path).unwrap();
+            assert_eq!(Mlp::load(&path).unwrap(), Mlp::new(2, &[3, 1], seed));
+        }
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
-        assert!(!path.exists());
+        let mut expect = planted.to_vec();
+        expect.extend(["model.json".to_owned(), "victim.txt".to_owned()]);
+        expect.sort();
+        assert_eq!(dir.entries(), expect);
+    }
+
+    // Pins a bug: a save killed while replacing a 0444 model left a 0444 temporary file that
+    // made every later save fail with "Permission denied".
+    #[test]
+    fn a_read_only_leftover_is_removed_and_does_not_block() {
+        let dir = TempDir::new("readonly");
+        let path = dir.file("model.json");
+        let leftover = dir.file(&format!("{}killed", temp_prefix(&path)));
+        fs::write(&leftover, "half a mod").unwrap();
+        fs::set_permissions(&leftover, fs::Permissions::from_mode(0o444)).unwrap();
+        Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+        small_model().save(&path).unwrap();
+        assert_eq!(Mlp::load(&path).unwrap(), small_model());
+        assert_eq!(mode(&path), 0o444);
+        assert_eq!(dir.entries(), vec!["model.json".to_string()]);
+    }
+
+    // Pins a bug: saving over a setuid or setgid file kept those bits on a file now owned
+    // by whoever saved.
+    #[test]
+    fn saving_drops_setuid_and_setgid() {
+        let dir = TempDir::new("setuid");
+        let path = dir.file("model.json");
+        for m in [0o4755, 0o2755, 0o6640] {
+            Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(m)).unwrap();
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+                m
+            );
+            small_model().save(&path).unwrap();
+            let after = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(after, m & 0o777);
+        }
     }
 
     /// Set in the child process of `a_killed_save_leaves_the_old_or_the_new_model`: the file
@@ -502,12 +542,7 @@ mod unix {
         }
         let dir = TempDir::new("kill");
         let path = dir.file("model.json");
-        let tmp_name = temp_path(&path)
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let prefix = temp_prefix(&path);
         let exe = std::env::current_exe().unwrap();
         let test = "hostile::unix::a_killed_save_leaves_the_old_or_the_new_model";
         for round in 0..12u64 {
@@ -532,7 +567,9 @@ mod unix {
             assert!(models.contains(&loaded), "round {round}");
             let entries = dir.entries();
             assert!(
-                entries.iter().all(|e| e == "model.json" || *e == tmp_name),
+                entries
+                    .iter()
+                    .all(|e| e == "model.json" || e.starts_with(&prefix)),
                 "{entries:?}"
             );
         }

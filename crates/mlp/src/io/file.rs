@@ -197,7 +197,12 @@ impl Mlp {
     /// Only a regular file (or a link to one) is read: a FIFO, a device or a folder is an
     /// error at once, never a wait. The file is read twice as a stream (its header, then the
     /// model) and its text is never held whole, so memory is the model's own plus a small
-    /// buffer, whatever the limit.
+    /// buffer, whatever the limit. Measured (`crates/mlp/tests/load_memory.rs`, bytes
+    /// allocated at the peak): 0.78 MB for a 1.8 MB file written by [`Mlp::save`] (0.43
+    /// times its size: a parameter takes about 20 bytes of text and 8 of memory); 10 MB for
+    /// a 1.8 MB hand-made file of one-weight neurons with one-digit numbers, the worst case
+    /// (5.6 times; the model alone is 3.1 times, since a [`Neuron`](crate::Neuron) takes 40
+    /// bytes where its text can take 16).
     ///
     /// ```
     /// let err = mlp::Mlp::load("/nonexistent/model.json").unwrap_err();

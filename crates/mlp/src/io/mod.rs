@@ -71,75 +71,73 @@ struct NeuronOut<'a> {
     activation: Option<Activation>,
 }
 
-/// The first pass reads only the two header fields (skipping the rest without building
-/// it), so another format or version is reported as such before its content is judged.
-enum Header {
+/// What the first pass sees of a JSON value: of an object, only its `format` and `version`
+/// fields (skipping the rest without building it), so another format or version is reported
+/// as such before its content is judged; of a header field, its value if a model file can
+/// hold it there.
+enum Peek {
+    U64(u64),
+    Str(String),
     Object {
-        format: Option<Scalar>,
-        version: Option<Scalar>,
+        format: Option<Box<Peek>>,
+        version: Option<Box<Peek>>,
     },
-    /// Valid JSON that is not an object.
-    NotObject,
+    Other,
 }
 
-impl<'de> Deserialize<'de> for Header {
+impl<'de> Deserialize<'de> for Peek {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(HeaderVisitor)
+        d.deserialize_any(PeekVisitor)
     }
 }
 
-struct HeaderVisitor;
+struct PeekVisitor;
 
-impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = Header;
+impl<'de> Visitor<'de> for PeekVisitor {
+    type Value = Peek;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+    fn visit_u64<E>(self, v: u64) -> Result<Peek, E> {
+        Ok(Peek::U64(v))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Peek, E> {
+        Ok(Peek::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Peek, E> {
+        Ok(Peek::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Peek, E> {
+        Ok(Peek::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Peek, E> {
+        Ok(Peek::Other)
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Peek, E> {
+        Ok(Peek::Str(v.to_owned()))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Peek, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Peek::Other)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Peek, A::Error> {
         let (mut format, mut version) = (None, None);
         while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::Format => &mut format,
-                Key::Version => &mut version,
+            let (slot, name) = match key {
+                Key::Format => (&mut format, "format"),
+                Key::Version => (&mut version, "version"),
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
             };
             if slot.is_some() {
-                let name = if matches!(key, Key::Format) {
-                    "format"
-                } else {
-                    "version"
-                };
                 return Err(de::Error::duplicate_field(name));
             }
-            *slot = Some(map.next_value::<Scalar>()?);
+            *slot = Some(Box::new(map.next_value::<Peek>()?));
         }
-        Ok(Header::Object { format, version })
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Header, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Header::NotObject)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Header, E> {
-        Ok(Header::NotObject)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Header, E> {
-        Ok(Header::NotObject)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Header, E> {
-        Ok(Header::NotObject)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Header, E> {
-        Ok(Header::NotObject)
-    }
-    fn visit_unit<E>(self) -> Result<Header, E> {
-        Ok(Header::NotObject)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Header, E> {
-        Ok(Header::NotObject)
+        Ok(Peek::Object { format, version })
     }
 }
 
@@ -167,55 +165,6 @@ impl<'de> Deserialize<'de> for Key {
             }
         }
         d.deserialize_identifier(KeyVisitor)
-    }
-}
-
-/// A header field's value: what a model file holds there, or anything else.
-enum Scalar {
-    U64(u64),
-    Str(String),
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor)
-    }
-}
-
-struct ScalarVisitor;
-
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-        Ok(Scalar::U64(v))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
-    }
-    fn visit_unit<E>(self) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v.to_owned()))
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Other)
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Other)
     }
 }
 
@@ -397,13 +346,13 @@ fn json_error(e: serde_json::Error) -> ModelError {
 }
 
 /// Checks the format and version; returns the version.
-fn check_header(header: Header) -> Result<u64, ModelError> {
-    let Header::Object { format, version } = header else {
+fn check_header(header: Peek) -> Result<u64, ModelError> {
+    let Peek::Object { format, version } = header else {
         return Err(ModelError::Corrupt("the model is not a JSON object".into()));
     };
-    match format {
-        Some(Scalar::Str(f)) if f == FORMAT => {}
-        Some(Scalar::Str(other)) => {
+    match format.map(|b| *b) {
+        Some(Peek::Str(f)) if f == FORMAT => {}
+        Some(Peek::Str(other)) => {
             return Err(ModelError::Mismatch(format!(
                 "the format is `{}`, not `{FORMAT}`",
                 excerpt(&other)
@@ -415,9 +364,9 @@ fn check_header(header: Header) -> Result<u64, ModelError> {
             )));
         }
     }
-    match version {
-        Some(Scalar::U64(v @ (1 | VERSION))) => Ok(v),
-        Some(Scalar::U64(v)) => Err(ModelError::Mismatch(format!(
+    match version.map(|b| *b) {
+        Some(Peek::U64(v @ (1 | VERSION))) => Ok(v),
+        Some(Peek::U64(v)) => Err(ModelError::Mismatch(format!(
             "version {v} is not supported (this build reads versions 1 and {VERSION})"
         ))),
         _ => Err(ModelError::Corrupt("missing or invalid \"version\"".into())),
@@ -464,7 +413,7 @@ fn check_checksum(
 
 /// The model of a parsed file, checked: the header pass's result, then the body's.
 fn build(
-    header: Result<Header, serde_json::Error>,
+    header: Result<Peek, serde_json::Error>,
     body: impl FnOnce() -> Result<FileIn, serde_json::Error>,
 ) -> Result<Mlp, ModelError> {
     let version = check_header(header.map_err(json_error)?)?;

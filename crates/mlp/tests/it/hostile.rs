@@ -387,19 +387,22 @@ mod unix {
     use crate::files::TempDir;
 
     fn mode(path: &Path) -> u32 {
-        fs::metadata(path).unwrap().permissions().mode() & 0o777
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
     }
 
-    // Pins a bug: a file with mode 0600 came back 0644 after a save.
+    // Pins two bugs: a file with mode 0600 came back 0644 after a save, and saving over a
+    // setuid or setgid file kept those bits on a file now owned by whoever saved.
     #[test]
-    fn saving_keeps_the_replaced_files_permissions() {
+    fn saving_keeps_the_replaced_files_permissions_but_setuid_and_setgid() {
         let dir = TempDir::new("perms");
         let path = dir.file("model.json");
-        for m in [0o600, 0o640, 0o604] {
+        let modes = [0o600, 0o640, 0o604, 0o4755, 0o2755, 0o6640];
+        for m in modes {
             Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
             fs::set_permissions(&path, fs::Permissions::from_mode(m)).unwrap();
-            small_model().save(&path).unwrap();
             assert_eq!(mode(&path), m);
+            small_model().save(&path).unwrap();
+            assert_eq!(mode(&path), m & 0o777);
             assert_eq!(Mlp::load(&path).unwrap(), small_model());
         }
     }
@@ -485,25 +488,6 @@ mod unix {
         assert_eq!(Mlp::load(&path).unwrap(), small_model());
         assert_eq!(mode(&path), 0o444);
         assert_eq!(dir.entries(), vec!["model.json".to_string()]);
-    }
-
-    // Pins a bug: saving over a setuid or setgid file kept those bits on a file now owned
-    // by whoever saved.
-    #[test]
-    fn saving_drops_setuid_and_setgid() {
-        let dir = TempDir::new("setuid");
-        let path = dir.file("model.json");
-        for m in [0o4755, 0o2755, 0o6640] {
-            Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
-            fs::set_permissions(&path, fs::Permissions::from_mode(m)).unwrap();
-            assert_eq!(
-                fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
-                m
-            );
-            small_model().save(&path).unwrap();
-            let after = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
-            assert_eq!(after, m & 0o777);
-        }
     }
 
     /// Set in the child process of `a_killed_save_leaves_the_old_or_the_new_model`: the file

@@ -62,8 +62,18 @@ pub enum ModelError {
     /// The model's shape is inconsistent or not the expected one, or the file is another
     /// format or version.
     Mismatch(String),
-    /// The file is longer than the limit of `Mlp::load_with_limit` (`io::DEFAULT_MAX_BYTES`
-    /// for `Mlp::load`; feature `serde`); nothing past the limit was read.
+    /// The file is longer than the limit of `Mlp::load_with_limit` (`io::DEFAULT_MAX_BYTES`,
+    /// 64 MiB, for `Mlp::load`; feature `serde`); nothing past the limit was read. The
+    /// message names the limit and how to raise it.
+    ///
+    /// ```
+    /// let e = mlp::ModelError::TooLarge { path: "m.json".into(), size: Some(9), limit: 8 };
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "model file too large: m.json: 9 bytes, over the limit of 8 bytes \
+    ///      (use Mlp::load_with_limit for a larger limit)"
+    /// );
+    /// ```
     TooLarge {
         /// The file.
         path: std::path::PathBuf,
@@ -89,7 +99,7 @@ impl fmt::Display for ModelError {
                 }
                 write!(
                     f,
-                    ", over the limit of {limit} bytes (Mlp::load_with_limit takes a larger one)"
+                    ", over the limit of {limit} bytes (use Mlp::load_with_limit for a larger limit)"
                 )
             }
         }

@@ -24,6 +24,7 @@ mod checksum;
 mod file;
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Activation, Layer, Mlp, ModelError, Neuron};
 use checksum::model_checksum;
 
-pub use file::{DEFAULT_MAX_BYTES, temp_path};
+pub use file::{DEFAULT_MAX_BYTES, temp_prefix};
 
 /// The `format` field of a model file.
 ///
@@ -70,62 +71,100 @@ struct NeuronOut<'a> {
     activation: Option<Activation>,
 }
 
-/// The first pass reads only these two fields (skipping the rest without building it), so
-/// another format or version is reported as such before its content is judged.
-#[derive(Deserialize)]
-struct Header {
-    #[serde(default)]
-    format: Option<Scalar>,
-    #[serde(default)]
-    version: Option<Scalar>,
-}
-
-/// A header field's value: what a model file holds there, or anything else.
-enum Scalar {
+/// What the first pass sees of a JSON value: of an object, only its `format` and `version`
+/// fields (skipping the rest without building it), so another format or version is reported
+/// as such before its content is judged; of a header field, its value if a model file can
+/// hold it there.
+enum Peek {
     U64(u64),
     Str(String),
+    Object {
+        format: Option<Box<Peek>>,
+        version: Option<Box<Peek>>,
+    },
     Other,
 }
 
-impl<'de> Deserialize<'de> for Scalar {
+impl<'de> Deserialize<'de> for Peek {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor)
+        d.deserialize_any(PeekVisitor)
     }
 }
 
-struct ScalarVisitor;
+struct PeekVisitor;
 
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar;
+impl<'de> Visitor<'de> for PeekVisitor {
+    type Value = Peek;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-        Ok(Scalar::U64(v))
+    fn visit_u64<E>(self, v: u64) -> Result<Peek, E> {
+        Ok(Peek::U64(v))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
+    fn visit_i64<E>(self, _: i64) -> Result<Peek, E> {
+        Ok(Peek::Other)
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
+    fn visit_f64<E>(self, _: f64) -> Result<Peek, E> {
+        Ok(Peek::Other)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
+    fn visit_bool<E>(self, _: bool) -> Result<Peek, E> {
+        Ok(Peek::Other)
     }
-    fn visit_unit<E>(self) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
+    fn visit_unit<E>(self) -> Result<Peek, E> {
+        Ok(Peek::Other)
     }
-    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Peek, E> {
+        Ok(Peek::Str(v.to_owned()))
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Peek, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Other)
+        Ok(Peek::Other)
     }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Other)
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Peek, A::Error> {
+        let (mut format, mut version) = (None, None);
+        while let Some(key) = map.next_key::<Key>()? {
+            let (slot, name) = match key {
+                Key::Format => (&mut format, "format"),
+                Key::Version => (&mut version, "version"),
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(de::Error::duplicate_field(name));
+            }
+            *slot = Some(Box::new(map.next_value::<Peek>()?));
+        }
+        Ok(Peek::Object { format, version })
+    }
+}
+
+/// A key of the header pass: only its two fields are kept (a long key is not copied).
+enum Key {
+    Format,
+    Version,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "format" => Key::Format,
+                    "version" => Key::Version,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
     }
 }
 
@@ -141,23 +180,57 @@ struct FileIn {
     #[serde(default)]
     checksum: Option<String>,
     nin: usize,
-    layers: Vec<LayerIn>,
+    layers: List<LayerIn>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LayerIn {
     activation: Activation,
-    neurons: Vec<NeuronIn>,
+    neurons: List<NeuronIn>,
 }
 
+/// As read. It has the size and alignment of a [`Neuron`], so the layer's buffer becomes
+/// the model's without a copy.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NeuronIn {
-    w: Vec<Number>,
+    w: List<Number>,
     b: Number,
     #[serde(default)]
     activation: Option<Activation>,
+}
+
+/// A JSON array read into a vector that grows as elements arrive (a failed allocation is
+/// an error, not an abort) and ends exactly as long as the array.
+struct List<T>(Vec<T>);
+
+/// The message of a failed allocation while reading, recognised by [`json_error`].
+const OUT_OF_MEMORY: &str = "out of memory while reading the model";
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON array")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+                let mut v: Vec<T> = Vec::new();
+                while let Some(x) = seq.next_element()? {
+                    if v.len() == v.capacity() {
+                        v.try_reserve(v.len().max(4))
+                            .map_err(|_| de::Error::custom(OUT_OF_MEMORY))?;
+                    }
+                    v.push(x);
+                }
+                v.shrink_to_fit();
+                Ok(List(v))
+            }
+        }
+        d.deserialize_seq(ListVisitor(PhantomData))
+    }
 }
 
 /// A parameter as read: `null` (what serde_json writes for NaN and ±inf) becomes NaN, so a
@@ -194,8 +267,74 @@ impl<'de> Visitor<'de> for NumberVisitor {
     }
 }
 
+/// At most [`EXCERPT_CHARS`] characters of `s`, control characters escaped, with "…" where
+/// it was cut: what a message may quote of a file's content.
+pub(crate) fn excerpt(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == EXCERPT_CHARS {
+            out.push('…');
+            break;
+        }
+        push_escaped(&mut out, c);
+    }
+    out
+}
+
+/// How many characters of a file's content a message quotes at most.
+const EXCERPT_CHARS: usize = 64;
+
+/// Control characters (and the ones that reorder text on a terminal) as Rust escapes.
+fn push_escaped(out: &mut String, c: char) {
+    if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+        out.extend(c.escape_debug());
+    } else {
+        out.push(c);
+    }
+}
+
+/// A serde message with every quoted part (`` `…` `` or `"…"`, where serde puts the file's
+/// text) cut to an excerpt, and control characters escaped anywhere.
+fn tame(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest.as_bytes()[open];
+        rest[..=open]
+            .chars()
+            .for_each(|c| push_escaped(&mut out, c));
+        let inner = &rest[open + 1..];
+        // A `"` quote is Debug-escaped by serde: `\"` does not close it.
+        let mut escaped = false;
+        let close = inner.char_indices().find(|&(_, c)| {
+            let closes = !escaped && c == char::from(quote);
+            escaped = !escaped && c == '\\' && quote == b'"';
+            closes
+        });
+        let Some((close, _)) = close else {
+            out.push_str(&excerpt(inner));
+            return out;
+        };
+        out.push_str(&excerpt(&inner[..close]));
+        out.push(char::from(quote));
+        rest = &inner[close + 1..];
+    }
+    rest.chars().for_each(|c| push_escaped(&mut out, c));
+    out
+}
+
 /// What a `serde_json` error means for a model file.
 fn json_error(e: serde_json::Error) -> ModelError {
+    if e.is_io() {
+        return ModelError::Io(e.into());
+    }
+    let message = e.to_string();
+    if message.starts_with(OUT_OF_MEMORY) {
+        return ModelError::Io(std::io::Error::new(
+            std::io::ErrorKind::OutOfMemory,
+            message,
+        ));
+    }
     let what = if e.is_eof() {
         "the file ends too early (truncated?)"
     } else if e.is_syntax() {
@@ -203,23 +342,20 @@ fn json_error(e: serde_json::Error) -> ModelError {
     } else {
         "unexpected content"
     };
-    ModelError::Corrupt(format!("{what}: {e}"))
+    ModelError::Corrupt(format!("{what}: {}", tame(&message)))
 }
 
 /// Checks the format and version; returns the version.
-fn read_header(bytes: &[u8]) -> Result<u64, ModelError> {
-    let first = bytes.iter().find(|b| !b" \t\n\r".contains(b));
-    if first != Some(&b'{') {
-        // Valid JSON that is not an object gets its own message.
-        serde_json::from_slice::<IgnoredAny>(bytes).map_err(json_error)?;
+fn check_header(header: Peek) -> Result<u64, ModelError> {
+    let Peek::Object { format, version } = header else {
         return Err(ModelError::Corrupt("the model is not a JSON object".into()));
-    }
-    let header: Header = serde_json::from_slice(bytes).map_err(json_error)?;
-    match header.format {
-        Some(Scalar::Str(f)) if f == FORMAT => {}
-        Some(Scalar::Str(other)) => {
+    };
+    match format.map(|b| *b) {
+        Some(Peek::Str(f)) if f == FORMAT => {}
+        Some(Peek::Str(other)) => {
             return Err(ModelError::Mismatch(format!(
-                "the format is `{other}`, not `{FORMAT}`"
+                "the format is `{}`, not `{FORMAT}`",
+                excerpt(&other)
             )));
         }
         _ => {
@@ -228,9 +364,9 @@ fn read_header(bytes: &[u8]) -> Result<u64, ModelError> {
             )));
         }
     }
-    match header.version {
-        Some(Scalar::U64(v @ (1 | VERSION))) => Ok(v),
-        Some(Scalar::U64(v)) => Err(ModelError::Mismatch(format!(
+    match version.map(|b| *b) {
+        Some(Peek::U64(v @ (1 | VERSION))) => Ok(v),
+        Some(Peek::U64(v)) => Err(ModelError::Mismatch(format!(
             "version {v} is not supported (this build reads versions 1 and {VERSION})"
         ))),
         _ => Err(ModelError::Corrupt("missing or invalid \"version\"".into())),
@@ -262,7 +398,8 @@ fn check_checksum(
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !valid {
         return Err(ModelError::Corrupt(format!(
-            "the checksum `{stored}` is not 16 lowercase hex digits"
+            "the checksum `{}` is not 16 lowercase hex digits",
+            excerpt(stored)
         )));
     }
     if stored != format!("{computed:016x}") {
@@ -272,6 +409,44 @@ fn check_checksum(
         )));
     }
     Ok(())
+}
+
+/// The model of a parsed file, checked: the header pass's result, then the body's.
+fn build(
+    header: Result<Peek, serde_json::Error>,
+    body: impl FnOnce() -> Result<FileIn, serde_json::Error>,
+) -> Result<Mlp, ModelError> {
+    let version = check_header(header.map_err(json_error)?)?;
+    let file = body().map_err(json_error)?;
+    let mut layers = Vec::with_capacity(file.layers.0.len());
+    for (l, layer) in file.layers.0.into_iter().enumerate() {
+        for (j, n) in layer.neurons.0.iter().enumerate() {
+            let null = |what: String| {
+                ModelError::Corrupt(format!(
+                    "layer {l}, neuron {j}, {what} is null (not a finite number)"
+                ))
+            };
+            if let Some(k) = n.w.0.iter().position(|v| v.0.is_nan()) {
+                return Err(null(format!("weight {k}")));
+            }
+            if n.b.0.is_nan() {
+                return Err(null("bias".into()));
+            }
+        }
+        // Same size and alignment: these reuse the buffers.
+        let neurons = layer.neurons.0.into_iter();
+        let neurons = neurons.map(|n| Neuron {
+            w: n.w.0.into_iter().map(|v| v.0).collect(),
+            b: n.b.0,
+            activation: n.activation.unwrap_or(layer.activation),
+        });
+        layers.push(Layer {
+            neurons: neurons.collect(),
+        });
+    }
+    // Before the shape checks: a damaged file is reported as damaged.
+    check_checksum(version, file.checksum.as_deref(), file.nin, &layers)?;
+    Mlp::from_layers(file.nin, layers)
 }
 
 impl Mlp {
@@ -336,35 +511,8 @@ impl Mlp {
     }
 
     fn from_json_bytes(bytes: &[u8]) -> Result<Mlp, ModelError> {
-        let version = read_header(bytes)?;
-        let file: FileIn = serde_json::from_slice(bytes).map_err(json_error)?;
-        let mut layers = Vec::with_capacity(file.layers.len());
-        for (l, layer) in file.layers.into_iter().enumerate() {
-            let mut neurons = Vec::with_capacity(layer.neurons.len());
-            for (j, n) in layer.neurons.into_iter().enumerate() {
-                let null = |what: String| {
-                    ModelError::Corrupt(format!(
-                        "layer {l}, neuron {j}, {what} is null (not a finite number)"
-                    ))
-                };
-                // Same size and alignment: this reuses the buffer.
-                let w: Vec<f64> = n.w.into_iter().map(|v| v.0).collect();
-                if let Some(k) = w.iter().position(|v| v.is_nan()) {
-                    return Err(null(format!("weight {k}")));
-                }
-                if n.b.0.is_nan() {
-                    return Err(null("bias".into()));
-                }
-                neurons.push(Neuron {
-                    w,
-                    b: n.b.0,
-                    activation: n.activation.unwrap_or(layer.activation),
-                });
-            }
-            layers.push(Layer { neurons });
-        }
-        // Before the shape checks: a damaged file is reported as damaged.
-        check_checksum(version, file.checksum.as_deref(), file.nin, &layers)?;
-        Mlp::from_layers(file.nin, layers)
+        build(serde_json::from_slice(bytes), || {
+            serde_json::from_slice(bytes)
+        })
     }
 }

@@ -3,7 +3,6 @@
 
 use std::fs;
 
-use mlp::io::temp_path;
 use mlp::{BiasInit, Mlp, ModelError};
 
 use crate::common::bits;
@@ -166,6 +165,41 @@ fn unknown_fields_are_errors() {
     assert!(mismatch(Mlp::from_json(keras).unwrap_err()).contains("`keras`"));
 }
 
+// Pins a bug: messages repeated the file's strings whole and raw, so a 64 MiB `format` made
+// a 64 MiB message and ESC or newlines in a file reached the terminal.
+#[test]
+fn messages_quote_a_short_escaped_excerpt() {
+    let json = small_model().to_json();
+    let at = json.find(r#""checksum":""#).unwrap() + 12;
+    let checksum = &json[at..at + 16];
+    let huge = "A".repeat(1 << 20);
+    let hostile = "\u{1b}[31mred\nline\u{202e}";
+    for text in [huge.as_str(), hostile] {
+        // As JSON writes it: the parsed string holds the raw characters.
+        let quoted = serde_json::to_string(text).unwrap();
+        let cases = [
+            json.replacen(r#""tapegrad-mlp""#, &quoted, 1),
+            json.replacen(&format!("\"{checksum}\""), &quoted, 1),
+            json.replacen(r#""relu""#, &quoted, 1),
+            json.replacen(r#""nin":2"#, &format!(r#""nin":{quoted}"#), 1),
+            json.replacen(r#""nin":2"#, &format!(r#""nin":2,{quoted}:1"#), 1),
+        ];
+        for case in cases {
+            assert_ne!(case, json);
+            let msg = Mlp::from_json(&case).unwrap_err().to_string();
+            assert!(msg.len() < 400, "{} bytes: {}", msg.len(), &msg[..400]);
+            assert!(!msg.chars().any(char::is_control), "{msg:?}");
+            assert!(!msg.contains('\u{202e}'), "{msg:?}");
+            if text == huge {
+                assert!(msg.contains(&format!("{}…", &huge[..64])), "{msg}");
+                assert!(!msg.contains(&huge[..65]), "{msg}");
+            } else {
+                assert!(msg.contains(r"\u{1b}[31mred\nline\u{202e}"), "{msg}");
+            }
+        }
+    }
+}
+
 fn too_large(e: ModelError) -> (Option<u64>, u64, String) {
     let text = e.to_string();
     match e {
@@ -203,18 +237,107 @@ fn files_over_the_limit_are_refused() {
     );
 }
 
-// Pins a bug: `Mlp::load("/dev/zero")` read until memory ran out.
+// Pins a bug: `Mlp::load("/dev/zero")` read until memory ran out. Devices are refused
+// now; a file whose size says nothing of its length (`/proc`) is read up to the limit.
 #[cfg(target_os = "linux")]
 #[test]
-fn an_endless_file_is_read_up_to_the_limit() {
-    let (size, limit, text) = too_large(Mlp::load_with_limit("/dev/zero", 4096).unwrap_err());
-    assert_eq!((size, limit), (None, 4096));
+fn an_endless_file_is_refused_or_read_up_to_the_limit() {
+    let err = Mlp::load_with_limit("/dev/zero", 4096).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ModelError::Io(_)), "{err:?}");
     assert!(
-        text.contains("/dev/zero") && text.contains("more than 4096 bytes"),
+        text.contains("/dev/zero") && text.contains("not a regular file"),
         "{text}"
     );
-    let (size, limit, _) = too_large(Mlp::load("/dev/zero").unwrap_err());
-    assert_eq!((size, limit), (None, mlp::io::DEFAULT_MAX_BYTES));
+    let maps = "/proc/self/maps";
+    assert_eq!(fs::metadata(maps).unwrap().len(), 0);
+    let (size, limit, text) = too_large(Mlp::load_with_limit(maps, 16).unwrap_err());
+    assert_eq!((size, limit), (None, 16));
+    assert!(
+        text.contains(maps) && text.contains("more than 16 bytes"),
+        "{text}"
+    );
+}
+
+// Pins a bug: the buffer was reserved at the file's size, so a sparse 100 GB file with no
+// limit aborted the process on a failed allocation.
+#[test]
+fn a_huge_sparse_file_with_no_limit_is_an_error() {
+    let dir = TempDir::new("sparse");
+    let path = dir.file("model.json");
+    let huge = 100 << 30;
+    for start in [
+        "",
+        r#"{"format":"tapegrad-mlp","version":2,"nin":1,"layers":["#,
+    ] {
+        fs::write(&path, start).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(huge)
+            .unwrap();
+        let msg = corrupt(Mlp::load_with_limit(&path, u64::MAX).unwrap_err());
+        assert!(msg.contains("not valid JSON"), "{msg}");
+        let column = format!("column {}", start.len() + 1);
+        assert!(msg.contains(&column), "{msg}");
+    }
+}
+
+// Pins a bug: `Mlp::load` on a FIFO with no writer waited forever.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_waiting() {
+    let dir = TempDir::new("fifo");
+    let path = dir.file("model.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let err = Mlp::load(&path).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ModelError::Io(_)), "{err:?}");
+    assert!(
+        text.contains("model.json") && text.contains("FIFO"),
+        "{text}"
+    );
+    let err = Mlp::load(&dir.0).unwrap_err().to_string();
+    assert!(err.contains("a folder, not a regular file"), "{err}");
+}
+
+#[test]
+fn utf8_is_checked_across_reads() {
+    let dir = TempDir::new("utf8");
+    let path = dir.file("model.json");
+    let json = small_model().to_json();
+    let at = json.find(r#""checksum":""#).unwrap() + 12;
+    // Two-byte characters over the reader's buffer boundaries, at both parities.
+    for pad in ["", "x"] {
+        let long = format!("{pad}{}", "é".repeat(10_000));
+        fs::write(&path, json.replacen(&json[at..at + 16], &long, 1)).unwrap();
+        let msg = corrupt(Mlp::load(&path).unwrap_err());
+        assert!(msg.contains("not 16 lowercase hex digits"), "{msg}");
+    }
+    // A byte that is not UTF-8 far into the file, and a sequence cut by the end.
+    let mut bad = json
+        .replacen(&json[at..at + 16], &"a".repeat(20_000), 1)
+        .into_bytes();
+    bad[at + 15_000] = 0xff;
+    fs::write(&path, &bad).unwrap();
+    let msg = corrupt(Mlp::load(&path).unwrap_err());
+    assert!(
+        msg.contains(&format!(
+            "not UTF-8 text: an invalid byte sequence at byte {}",
+            at + 15_000
+        )),
+        "{msg}"
+    );
+    let mut cut = json.as_bytes()[..at].to_vec();
+    cut.push(0xc3);
+    fs::write(&path, &cut).unwrap();
+    let msg = corrupt(Mlp::load(&path).unwrap_err());
+    assert!(msg.contains(&format!("at byte {}", cut.len() - 1)), "{msg}");
 }
 
 // Pins a bug: a valid 250-byte file name failed, the temporary name's suffix passing the
@@ -231,33 +354,24 @@ fn long_file_names_save() {
     assert_eq!(dir.entries(), vec![name]);
 }
 
-// Pins a bug: every interrupted save left its own `<name>.tmp-<pid>-<n>` behind forever.
+// Pins a bug: saves wrote into a predictable, reused temporary name, so whatever was planted
+// there (a file of another user, a hard link, a leftover read-only file) was written
+// through, handed over, or blocked every later save.
 #[test]
-fn a_leftover_temporary_file_is_reused() {
-    let dir = TempDir::new("leftover");
+fn what_lies_at_the_old_temporary_name_is_left_alone() {
+    let dir = TempDir::new("oldtmp");
     let path = dir.file("model.json");
-    let tmp = temp_path(&path);
-    // What a save killed halfway leaves: part of a file, longer than the next one.
-    fs::write(&tmp, vec![b'{'; 100_000]).unwrap();
+    let old_name = dir.file(mlp::io::temp_prefix(&path).trim_end_matches('-'));
     let model = small_model();
+    fs::write(&old_name, "planted").unwrap();
     model.save(&path).unwrap();
+    assert_eq!(fs::read_to_string(&old_name).unwrap(), "planted");
+    fs::remove_file(&old_name).unwrap();
+    fs::create_dir(&old_name).unwrap();
+    Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
+    assert_eq!(Mlp::load(&path).unwrap(), Mlp::new(2, &[3, 1], 0));
+    fs::remove_dir(&old_name).unwrap();
     assert_eq!(dir.entries(), vec!["model.json".to_string()]);
-    assert_eq!(Mlp::load(&path).unwrap(), model);
-}
-
-#[test]
-fn errors_name_the_temporary_file_once() {
-    let dir = TempDir::new("tmperror");
-    let path = dir.file("model.json");
-    let tmp = temp_path(&path);
-    fs::create_dir(&tmp).unwrap();
-    let err = small_model().save(&path).unwrap_err();
-    assert!(matches!(err, ModelError::Io(_)));
-    let text = err.to_string();
-    let tmp_name = tmp.file_name().unwrap().to_str().unwrap();
-    assert_eq!(text.matches(tmp_name).count(), 1, "{text}");
-    assert!(!text.contains("model.json"), "{text}");
-    assert!(!path.exists());
 }
 
 #[cfg(unix)]
@@ -266,26 +380,29 @@ mod unix {
     use std::os::unix::fs::{PermissionsExt, symlink};
     use std::path::Path;
 
-    use mlp::io::temp_path;
+    use mlp::io::temp_prefix;
     use mlp::{Mlp, ModelError};
 
     use super::small_model;
     use crate::files::TempDir;
 
     fn mode(path: &Path) -> u32 {
-        fs::metadata(path).unwrap().permissions().mode() & 0o777
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
     }
 
-    // Pins a bug: a file with mode 0600 came back 0644 after a save.
+    // Pins two bugs: a file with mode 0600 came back 0644 after a save, and saving over a
+    // setuid or setgid file kept those bits on a file now owned by whoever saved.
     #[test]
-    fn saving_keeps_the_replaced_files_permissions() {
+    fn saving_keeps_the_replaced_files_permissions_but_setuid_and_setgid() {
         let dir = TempDir::new("perms");
         let path = dir.file("model.json");
-        for m in [0o600, 0o640, 0o604] {
+        let modes = [0o600, 0o640, 0o604, 0o4755, 0o2755, 0o6640];
+        for m in modes {
             Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
             fs::set_permissions(&path, fs::Permissions::from_mode(m)).unwrap();
-            small_model().save(&path).unwrap();
             assert_eq!(mode(&path), m);
+            small_model().save(&path).unwrap();
+            assert_eq!(mode(&path), m & 0o777);
             assert_eq!(Mlp::load(&path).unwrap(), small_model());
         }
     }
@@ -330,16 +447,47 @@ mod unix {
     }
 
     #[test]
-    fn a_link_planted_as_the_temporary_file_is_not_followed() {
+    fn links_planted_as_temporary_files_are_not_followed_or_removed() {
         let dir = TempDir::new("tmplink");
         let path = dir.file("model.json");
         let victim = dir.file("victim.txt");
         fs::write(&victim, "keep me").unwrap();
-        symlink(&victim, temp_path(&path)).unwrap();
-        let err = small_model().save(&path).unwrap_err();
-        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let prefix = temp_prefix(&path);
+        // At the old fixed name, and at names of the current scheme.
+        let planted = [
+            prefix.trim_end_matches('-').to_owned(),
+            format!("{prefix}hard00"),
+            format!("{prefix}sym000"),
+        ];
+        fs::hard_link(&victim, dir.file(&planted[0])).unwrap();
+        fs::hard_link(&victim, dir.file(&planted[1])).unwrap();
+        symlink(&victim, dir.file(&planted[2])).unwrap();
+        for seed in 0..3 {
+            Mlp::new(2, &[3, 1], seed).save(&path).unwrap();
+            assert_eq!(Mlp::load(&path).unwrap(), Mlp::new(2, &[3, 1], seed));
+        }
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
-        assert!(!path.exists());
+        let mut expect = planted.to_vec();
+        expect.extend(["model.json".to_owned(), "victim.txt".to_owned()]);
+        expect.sort();
+        assert_eq!(dir.entries(), expect);
+    }
+
+    // Pins a bug: a save killed while replacing a 0444 model left a 0444 temporary file that
+    // made every later save fail with "Permission denied".
+    #[test]
+    fn a_read_only_leftover_is_removed_and_does_not_block() {
+        let dir = TempDir::new("readonly");
+        let path = dir.file("model.json");
+        let leftover = dir.file(&format!("{}killed", temp_prefix(&path)));
+        fs::write(&leftover, "half a mod").unwrap();
+        fs::set_permissions(&leftover, fs::Permissions::from_mode(0o444)).unwrap();
+        Mlp::new(2, &[3, 1], 0).save(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+        small_model().save(&path).unwrap();
+        assert_eq!(Mlp::load(&path).unwrap(), small_model());
+        assert_eq!(mode(&path), 0o444);
+        assert_eq!(dir.entries(), vec!["model.json".to_string()]);
     }
 
     /// Set in the child process of `a_killed_save_leaves_the_old_or_the_new_model`: the file
@@ -378,12 +526,7 @@ mod unix {
         }
         let dir = TempDir::new("kill");
         let path = dir.file("model.json");
-        let tmp_name = temp_path(&path)
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let prefix = temp_prefix(&path);
         let exe = std::env::current_exe().unwrap();
         let test = "hostile::unix::a_killed_save_leaves_the_old_or_the_new_model";
         for round in 0..12u64 {
@@ -408,7 +551,9 @@ mod unix {
             assert!(models.contains(&loaded), "round {round}");
             let entries = dir.entries();
             assert!(
-                entries.iter().all(|e| e == "model.json" || *e == tmp_name),
+                entries
+                    .iter()
+                    .all(|e| e == "model.json" || e.starts_with(&prefix)),
                 "{entries:?}"
             );
         }

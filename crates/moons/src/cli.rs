@@ -104,6 +104,12 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub load: Option<PathBuf>,
 
+    /// The largest model file --load reads, in bytes. The default, 64 MiB, holds about three
+    /// million parameters; a larger model.json (e.g. from --hidden 2000,2000) needs its size
+    /// or more here.
+    #[arg(long, default_value_t = mlp::io::DEFAULT_MAX_BYTES, value_name = "BYTES", value_parser = whole_number::<u64, 0>)]
+    pub max_model_bytes: u64,
+
     /// Print only the final summary line, not one line per step.
     #[arg(long, short)]
     pub quiet: bool,

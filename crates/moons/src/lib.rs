@@ -257,6 +257,19 @@ impl fmt::Display for AppError {
                 with_path(f, "cannot create the output folder", path, source)
             }
             AppError::Write { path, source } => with_path(f, "cannot write", path, source),
+            AppError::Load {
+                path,
+                source: mlp::ModelError::TooLarge { size, limit, .. },
+            } => {
+                let size = size.map_or(format!("more than {limit}"), |s| s.to_string());
+                write!(
+                    f,
+                    "cannot load the model `{}`: the file is {size} bytes, over the \
+                     --max-model-bytes limit of {limit}; give --max-model-bytes with its size \
+                     or more",
+                    path.display()
+                )
+            }
             AppError::Load { path, source } => with_path(f, "cannot load the model", path, source),
             AppError::Usage(message) => f.write_str(message),
             AppError::TooLarge {
@@ -394,10 +407,11 @@ fn prepare_model(args: &Args) -> Result<Mlp, AppError> {
         sizes.push(1);
         return Ok(Mlp::new(2, &sizes, args.seed));
     };
-    let model = Mlp::load(path).map_err(|source| AppError::Load {
-        path: path.clone(),
-        source,
-    })?;
+    let model =
+        Mlp::load_with_limit(path, args.max_model_bytes).map_err(|source| AppError::Load {
+            path: path.clone(),
+            source,
+        })?;
     let sizes = model.sizes();
     if model.nin() != 2 || sizes.last() != Some(&1) {
         return Err(AppError::Usage(format!(

@@ -298,3 +298,44 @@ fn help_documents_the_exit_statuses_and_the_load_default() {
         );
     }
 }
+
+#[test]
+fn a_model_over_the_load_limit_names_the_flag_that_raises_it() {
+    // `--hidden 2000,2000` saves a 79 MB model.json that `--load` refused at 64 MiB with no
+    // way to raise the limit. A small model and a small limit show the same path.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = moons(&["-q", "--steps", "30", "--samples", "30", "--out", s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let model = out.join("model.json");
+    let size = std::fs::metadata(&model).unwrap().len().to_string();
+    let eval = dir.path().join("eval");
+    let o = moons(&[
+        "--load",
+        s(&model),
+        "--max-model-bytes",
+        "1000",
+        "--out",
+        s(&eval),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--max-model-bytes") && err.contains(&size) && err.contains("1000"),
+        "{err}"
+    );
+    assert!(!err.contains("load_with_limit"), "{err}");
+    let o = moons(&[
+        "-q",
+        "--load",
+        s(&model),
+        "--max-model-bytes",
+        &size,
+        "--samples",
+        "30",
+        "--out",
+        s(&eval),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(eval.join("eval-metrics.csv").is_file());
+}

@@ -240,3 +240,37 @@ fn the_boundary_legend_is_below_the_plot_and_large_data_is_sampled() {
     assert!(plot.svg.contains("2000 of 5000 points drawn"));
     assert!(plot.svg.len() < 1 << 20, "{} bytes", plot.svg.len());
 }
+
+/// What a boundary picture shows, without the numbers that may differ in the last bits
+/// between platforms: its texts in order (title, ticks, legend) and how many circles and
+/// rectangles it draws.
+fn structure(svg: &str) -> (Vec<String>, usize, usize) {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let texts = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect();
+    let tags = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
+    (texts, tags("circle"), tags("rect"))
+}
+
+#[test]
+fn the_readmes_boundary_picture_is_what_the_app_draws() {
+    // docs/boundary.svg, shown in the README, kept an old two-entry legend after the app's
+    // legend changed.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args =
+        <moons::Args as clap::Parser>::parse_from(["moons", "-q", "--out", out.to_str().unwrap()]);
+    moons::run(args).unwrap();
+    let drawn = std::fs::read_to_string(out.join("boundary.svg")).unwrap();
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/boundary.svg");
+    let shown = std::fs::read_to_string(docs).unwrap();
+    assert!(
+        structure(&shown) == structure(&drawn),
+        "docs/boundary.svg is not what `moons` draws now; regenerate it with \
+         `cargo run -p moons -- -q --out /tmp/m && cp /tmp/m/boundary.svg docs/`"
+    );
+}

@@ -48,7 +48,8 @@ Exit status:\n  \
 an --out that is not a folder\n  \
 3  the run finished and wrote its files, but the model is useless: its loss ended 100 times \
 or more above where it started, or its accuracy is no better than always answering the larger \
-class; a warning on stderr says why and what to change",
+class; a warning on stderr says why and what to change. Its files go beside the output folder, \
+into DIR.useless, when DIR already holds a run's files, so that these are kept",
     allow_negative_numbers = true
 )]
 pub struct Args {

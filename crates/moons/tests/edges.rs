@@ -1,36 +1,16 @@
 //! The demo's edges, through the real binary: exit statuses, warnings, messages, and what a
 //! failed or evaluation-only run leaves in the output folder.
 
-use std::path::Path;
 use std::process::{Command, Output};
+
+mod common;
+use common::{listing, s, stderr, stdout};
 
 fn moons(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_moons"))
         .args(args)
         .output()
         .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The names in a folder, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

@@ -9,6 +9,9 @@ use std::process::{Command, Output, Stdio};
 
 use moons::OUTPUT_FILES;
 
+mod common;
+use common::{listing, s, stderr};
+
 fn moons(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_moons"));
     c.args(args);
@@ -17,24 +20,6 @@ fn moons(args: &[&str]) -> Command {
 
 fn run(args: &[&str]) -> Output {
     moons(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The names in a folder, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The six training files of a folder, by name (missing ones absent).

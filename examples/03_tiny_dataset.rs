@@ -19,8 +19,8 @@
 //! 4. **update**: nudge every parameter against its gradient, `p -= 0.05 · grad`
 //!    (`p.data += -0.05 * p.grad` in the lecture).
 //!
-//! The loss drops from ~4 to nearly 0 and the predictions approach ±1. The `Trainer` in the
-//! `mlp` crate packages this loop (example 04).
+//! The loss drops from 7.77 at the first step to about 0.02 after 50 and the predictions
+//! approach ±1. The `Trainer` in the `mlp` crate packages this loop (example 04).
 //!
 //! Run it with `cargo run --example 03_tiny_dataset`.
 

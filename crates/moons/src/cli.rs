@@ -48,13 +48,14 @@ Exit status:\n  \
 an --out that is not a folder\n  \
 3  the run finished and wrote its files, but the model is useless: its loss ended 100 times \
 or more above where it started, or its accuracy is no better than always answering the larger \
-class; a warning on stderr says why and what to change",
+class; a warning on stderr says why and what to change. Its files go beside the output folder, \
+into DIR.useless, when DIR already holds a run's files, so that these are kept",
     allow_negative_numbers = true
 )]
 pub struct Args {
     /// Training steps (full-batch updates) [default: 100, or 0 with --load]. 0 evaluates the
     /// model given with --load and is refused without it.
-    #[arg(long, value_name = "N", value_parser = whole_number::<usize>)]
+    #[arg(long, value_name = "N", value_parser = whole_number::<usize, 0>)]
     pub steps: Option<usize>,
 
     /// Learning rate. sgd and momentum: start of a linear decay to a tenth of it over the
@@ -64,7 +65,7 @@ pub struct Args {
     pub lr: Option<f64>,
 
     /// Seed of the data set's noise, the initial weights and the batch order.
-    #[arg(long, default_value_t = 1337, value_name = "S", value_parser = whole_number::<u64>)]
+    #[arg(long, default_value_t = 1337, value_name = "S", value_parser = whole_number::<u64, 0>)]
     pub seed: u64,
 
     /// Number of two-moons points (half on each moon).
@@ -92,7 +93,7 @@ pub struct Args {
     /// Worker threads for each step's batch (0 = one per core). Results are bitwise the same
     /// for every value: the batch is cut into fixed chunks whose gradients are summed in
     /// order. Worth it for large --samples (1000 and up); the demo's 100 points are two chunks.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = whole_number::<usize>)]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = whole_number::<usize, 0>)]
     pub threads: usize,
 
     /// Output folder, created if missing.
@@ -103,6 +104,12 @@ pub struct Args {
     /// --steps N train it further.
     #[arg(long, value_name = "PATH")]
     pub load: Option<PathBuf>,
+
+    /// The largest model file --load reads, in bytes. The default, 64 MiB, holds about three
+    /// million parameters; a larger model.json (e.g. from --hidden 2000,2000) needs its size
+    /// or more here.
+    #[arg(long, default_value_t = mlp::io::DEFAULT_MAX_BYTES, value_name = "BYTES", value_parser = whole_number::<u64, 0>)]
+    pub max_model_bytes: u64,
 
     /// Print only the final summary line, not one line per step.
     #[arg(long, short)]
@@ -233,19 +240,20 @@ fn describe_schedule(s: &Schedule) -> String {
     }
 }
 
-/// A whole number of the flag's type; a negative one gets the same kind of message as any
-/// other value out of range, not clap's "unexpected argument".
-fn whole_number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+/// A whole number of the flag's type, `LEAST` or more; a negative one gets the same kind of
+/// message as any other value out of range (not clap's "unexpected argument"), and every
+/// message states the real minimum.
+fn whole_number<T: std::str::FromStr, const LEAST: u64>(s: &str) -> Result<T, String> {
     s.trim().parse::<T>().map_err(|_| {
         let negative = s
             .trim()
             .strip_prefix('-')
             .is_some_and(|rest| rest.parse::<f64>().is_ok());
         if negative {
-            format!("`{s}` is negative; must be a whole number, 0 or more")
+            format!("`{s}` is negative; must be a whole number, {LEAST} or more")
         } else {
             format!(
-                "`{s}` is not a whole number that fits (0 or more, at most {})",
+                "`{s}` is not a whole number that fits ({LEAST} or more, at most {})",
                 u64::MAX
             )
         }
@@ -253,14 +261,14 @@ fn whole_number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
-    match whole_number::<usize>(s)? {
+    match whole_number::<usize, 1>(s)? {
         0 => Err("layer sizes must be at least 1".to_string()),
         v => Ok(v),
     }
 }
 
 fn at_least_two(s: &str) -> Result<usize, String> {
-    match whole_number::<usize>(s)? {
+    match whole_number::<usize, 2>(s)? {
         v if v >= 2 => Ok(v),
         _ => Err("need at least 2 points (one per moon)".to_string()),
     }
@@ -323,6 +331,10 @@ mod tests {
             (vec!["--seed", "-1"], "negative"),
             (vec!["--threads", "-1"], "negative"),
             (vec!["--samples", "-3"], "negative"),
+            // `--samples -3` said "0 or more" though 0 and 1 are refused too.
+            (vec!["--samples", "-3"], "2 or more"),
+            (vec!["--samples", "x"], "2 or more"),
+            (vec!["--hidden", "-3"], "1 or more"),
             (vec!["--hidden", "-3"], "negative"),
             (vec!["--steps", "1e3"], "not a whole number"),
         ] {

@@ -109,8 +109,11 @@ pub struct Summary {
     pub train_time: Duration,
     /// Wall time of the whole run (data, training, evaluation, files).
     pub total_time: Duration,
-    /// The output folder.
+    /// The folder the files went into: `--out`, or for a useless run when `--out` already
+    /// holds a set of its kind, the folder beside it named `--out` + `.useless`.
     pub out_dir: PathBuf,
+    /// `--out`, when it kept the previous run's files because this run is useless.
+    pub kept: Option<PathBuf>,
     /// The files written, in order.
     pub files: Vec<PathBuf>,
     /// Warnings about the result (one line each) and whether it is useless.
@@ -132,21 +135,26 @@ impl fmt::Display for Summary {
             count(self.parameters, "parameter"),
         );
         if self.steps == 0 {
-            return write!(
+            write!(
                 f,
                 "evaluated: loss {loss}, accuracy {accuracy:.1}%, {parameters}, no training ({:.3} s in all); files in {}",
                 self.total_time.as_secs_f64(),
                 self.out_dir.display(),
-            );
+            )?;
+        } else {
+            write!(
+                f,
+                "final: loss {loss}, accuracy {accuracy:.1}%, {parameters}, {} in {:.3} s (wall time; {:.3} s in all); files in {}",
+                count(self.steps, "step"),
+                self.train_time.as_secs_f64(),
+                self.total_time.as_secs_f64(),
+                self.out_dir.display(),
+            )?;
         }
-        write!(
-            f,
-            "final: loss {loss}, accuracy {accuracy:.1}%, {parameters}, {} in {:.3} s (wall time; {:.3} s in all); files in {}",
-            count(self.steps, "step"),
-            self.train_time.as_secs_f64(),
-            self.total_time.as_secs_f64(),
-            self.out_dir.display(),
-        )
+        match &self.kept {
+            Some(kept) => write!(f, " ({} keeps the previous run's)", kept.display()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -195,6 +203,13 @@ pub enum AppError {
     },
     /// Training failed for another reason (the data or the settings do not fit).
     Train(mlp::TrainError),
+    /// Another run holds the lock on the same output folder.
+    Busy {
+        /// The output folder, as given.
+        out: PathBuf,
+        /// The lock file beside it.
+        lock: PathBuf,
+    },
     /// A picture could not be drawn.
     Render {
         /// Which file.
@@ -242,6 +257,19 @@ impl fmt::Display for AppError {
                 with_path(f, "cannot create the output folder", path, source)
             }
             AppError::Write { path, source } => with_path(f, "cannot write", path, source),
+            AppError::Load {
+                path,
+                source: mlp::ModelError::TooLarge { size, limit, .. },
+            } => {
+                let size = size.map_or(format!("more than {limit}"), |s| s.to_string());
+                write!(
+                    f,
+                    "cannot load the model `{}`: the file is {size} bytes, over the \
+                     --max-model-bytes limit of {limit}; give --max-model-bytes with its size \
+                     or more",
+                    path.display()
+                )
+            }
             AppError::Load { path, source } => with_path(f, "cannot load the model", path, source),
             AppError::Usage(message) => f.write_str(message),
             AppError::TooLarge {
@@ -260,6 +288,13 @@ impl fmt::Display for AppError {
             }
             AppError::Train(e) => write!(f, "training failed: {e}"),
             AppError::Render { what, message } => write!(f, "cannot draw {what}: {message}"),
+            AppError::Busy { out, lock } => write!(
+                f,
+                "another moons run is writing into `{}` (it holds the lock `{}`); wait for it \
+                 to end or give another --out",
+                out.display(),
+                lock.display()
+            ),
         }
     }
 }
@@ -273,6 +308,7 @@ impl std::error::Error for AppError {
             AppError::Usage(_)
             | AppError::TooLarge { .. }
             | AppError::Diverged { .. }
+            | AppError::Busy { .. }
             | AppError::Render { .. } => None,
         }
     }
@@ -371,10 +407,11 @@ fn prepare_model(args: &Args) -> Result<Mlp, AppError> {
         sizes.push(1);
         return Ok(Mlp::new(2, &sizes, args.seed));
     };
-    let model = Mlp::load(path).map_err(|source| AppError::Load {
-        path: path.clone(),
-        source,
-    })?;
+    let model =
+        Mlp::load_with_limit(path, args.max_model_bytes).map_err(|source| AppError::Load {
+            path: path.clone(),
+            source,
+        })?;
     let sizes = model.sizes();
     if model.nin() != 2 || sizes.last() != Some(&1) {
         return Err(AppError::Usage(format!(
@@ -417,10 +454,17 @@ fn render_error(what: &'static str) -> impl FnOnce(String) -> AppError {
     move |message| AppError::Render { what, message }
 }
 
-/// Runs the main job with these flags: check the sizes, make the data, build or load the
-/// model, train it for [`Args::steps`] steps (printing a line per step unless `args.quiet`),
-/// evaluate it and write the [`OUTPUT_FILES`] into `args.out`, all of them or none. With
-/// `--load` and no steps, evaluate the model and write the [`EVAL_FILES`] instead.
+/// Runs the main job with these flags, in four steps, each a function of this file:
+/// `check_arguments` (flags and memory, before anything is allocated; a `--load`ed model is
+/// checked by `prepare_model`), `train_or_evaluate` (train for [`Args::steps`] steps, printing
+/// a line per step unless `args.quiet`, and judge the result), `draw` (the set's files, in
+/// memory) and the commit of the set into `args.out` (the `output` module), all its files or
+/// none. With `--load`
+/// and no steps the set is the [`EVAL_FILES`], else the [`OUTPUT_FILES`].
+///
+/// A run judged useless ([`Summary::exit_code`] 3) does not replace a set of its kind that
+/// `args.out` already holds: its files go into the folder beside it named `--out` +
+/// `.useless`, and [`Summary::kept`] says so.
 ///
 /// ```
 /// use clap::Parser;
@@ -438,13 +482,44 @@ fn render_error(what: &'static str) -> impl FnOnce(String) -> AppError {
 ///
 /// Any failure a user can cause (sizes too large for memory, an output folder that cannot be
 /// created or written, a model file that is missing, corrupt or of the wrong shape, training
-/// that diverges) is an [`AppError`]; nothing here panics on user input, and a failed run
-/// leaves the output folder as it was. A run that finishes with a useless model is not an
-/// error: its [`Summary::verdict`] says why.
+/// that diverges, another run writing into the same folder) is an [`AppError`]; nothing here
+/// panics on user input, and a failed run leaves the output folder as it was. A run that
+/// finishes with a useless model is not an error: its [`Summary::verdict`] says why.
 pub fn run(args: Args) -> Result<Summary, AppError> {
     let started = Instant::now();
-    let steps = args.steps();
-    if steps == 0 && args.load.is_none() {
+    check_arguments(&args)?;
+    let mut model = prepare_model(&args)?;
+    let mut output = output::Output::open(&args.out)?;
+    let data = datasets::two_moons(args.samples, args.noise, args.seed);
+    print_header(&args, &model, &data);
+    let trained = train_or_evaluate(&args, &mut model, &data)?;
+    let drawn = draw(&args, &model, &data, &trained)?;
+    let committed = output.commit(&drawn.files, trained.verdict.useless)?;
+    let mut verdict = trained.verdict;
+    verdict.warnings.append(&mut output.warnings);
+    if !args.quiet {
+        report_files(&committed, drawn.neuron_output);
+    }
+    Ok(Summary {
+        architecture: (model.nin(), model.sizes()),
+        parameters: model.num_parameters(),
+        steps: trained.history.len(),
+        history: trained.history,
+        loss: trained.loss,
+        accuracy: trained.accuracy,
+        train_time: trained.train_time,
+        total_time: started.elapsed(),
+        out_dir: committed.dir,
+        kept: committed.kept,
+        files: committed.files,
+        verdict,
+    })
+}
+
+/// Step 1: refuses flags that ask for the impossible and sizes over the memory limit, before
+/// anything is allocated or created. (A loaded model is checked in [`prepare_model`].)
+fn check_arguments(args: &Args) -> Result<(), AppError> {
+    if args.steps() == 0 && args.load.is_none() {
         return Err(AppError::Usage(
             "--steps 0 trains nothing and there is no model to evaluate; give --steps 1 or \
              more, or --load PATH to evaluate a saved model"
@@ -454,47 +529,67 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
     output::check_out(&args.out)?;
     if args.load.is_none() {
         let mut sizes = args.hidden_sizes();
-        sizes.push(1);
         let flag = format!(
             "--hidden {}",
-            args.hidden_sizes()
+            sizes
                 .iter()
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        check_memory(&args, &sizes, &flag)?;
+        sizes.push(1);
+        check_memory(args, &sizes, &flag)?;
     }
-    // A loaded model's sizes are checked with the data's before the data is made.
-    let mut model = prepare_model(&args)?;
-    let data = datasets::two_moons(args.samples, args.noise, args.seed);
-    let cx = Context::new(&data, args.noise, args.lr, args.load.is_some(), steps);
-    let mut stage = output::Stage::new(&args.out)?;
+    Ok(())
+}
 
-    let sizes = model.sizes();
-    let architecture = format!("MLP({}, {})", model.nin(), sizes_text(&sizes));
-    if !args.quiet {
-        let origin = match &args.load {
-            Some(path) => format!("loaded from {}", path.display()),
-            None => "new: ReLU hidden layers, linear output".to_string(),
-        };
+fn architecture(model: &Mlp) -> String {
+    format!("MLP({}, {})", model.nin(), sizes_text(&model.sizes()))
+}
+
+/// The lines a run prints before it trains (none with `--quiet`).
+fn print_header(args: &Args, model: &Mlp, data: &Dataset) {
+    if args.quiet {
+        return;
+    }
+    let origin = match &args.load {
+        Some(path) => format!("loaded from {}", path.display()),
+        None => "new: ReLU hidden layers, linear output".to_string(),
+    };
+    say(format_args!(
+        "two moons: {} points, noise {}, seed {}; {} ({origin}), {}",
+        data.len(),
+        exact(args.noise),
+        args.seed,
+        architecture(model),
+        count(model.num_parameters(), "parameter")
+    ));
+    if args.steps() > 0 {
         say(format_args!(
-            "two moons: {} points, noise {}, seed {}; {architecture} ({origin}), {}",
-            data.len(),
-            exact(args.noise),
-            args.seed,
-            count(model.num_parameters(), "parameter")
+            "training {}: max-margin loss + {L2}·L2, {}",
+            count(args.steps(), "step"),
+            args.optimizer_description()
         ));
-        if steps > 0 {
-            say(format_args!(
-                "training {}: max-margin loss + {L2}·L2, {}",
-                count(steps, "step"),
-                args.optimizer_description()
-            ));
-        }
     }
+}
 
-    let (first_loss, _) = evaluate(&model, &data);
+/// What [`train_or_evaluate`] measured.
+struct Trained {
+    history: Vec<StepRow>,
+    loss: f64,
+    accuracy: f64,
+    chance: f64,
+    train_time: Duration,
+    verdict: Verdict,
+}
+
+/// Step 2: trains the model for [`Args::steps`] steps (none when evaluating), printing a line
+/// per step, then measures and judges the result. A loss that becomes NaN or infinite is an
+/// error.
+fn train_or_evaluate(args: &Args, model: &mut Mlp, data: &Dataset) -> Result<Trained, AppError> {
+    let steps = args.steps();
+    let cx = Context::new(data, args.noise, args.lr, args.load.is_some(), steps);
+    let (first_loss, _) = evaluate(model, data);
     if !first_loss.is_finite() {
         return Err(AppError::Diverged {
             what: format!(
@@ -504,7 +599,6 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
             hint: cx.divergence_hint(true),
         });
     }
-
     // micrograd's demo recipe; every other setting keeps the demo's value.
     let config = TrainConfig {
         steps,
@@ -522,7 +616,7 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
         Vec::new()
     } else {
         Trainer::new(config)
-            .train(&mut model, &data, |r| {
+            .train(model, data, |r| {
                 if !quiet {
                     say(format_args!(
                         "step {:>3}  loss {}  accuracy {:>5.1}%  lr {}",
@@ -543,7 +637,7 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
     };
     let train_time = train_start.elapsed();
     let history: Vec<StepRow> = reports.iter().map(StepRow::from).collect();
-    let (loss, accuracy) = evaluate(&model, &data);
+    let (loss, accuracy) = evaluate(model, data);
     if !loss.is_finite() {
         return Err(AppError::Diverged {
             what: format!("the trained model's loss is {loss}"),
@@ -551,86 +645,106 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
         });
     }
     let peak = history.iter().map(|r| r.loss).fold(loss, f64::max);
-    let verdict = verdict::judge(&cx, first_loss, peak, loss, accuracy, chance(&data));
+    let chance = chance(data);
+    let verdict = verdict::judge(&cx, first_loss, peak, loss, accuracy, chance);
+    Ok(Trained {
+        history,
+        loss,
+        accuracy,
+        chance,
+        train_time,
+        verdict,
+    })
+}
 
+/// What [`draw`] made: the set's files in order, and the neuron `graph.dot` shows.
+struct Drawn {
+    files: Vec<(&'static str, Vec<u8>)>,
+    neuron_output: Option<(usize, f64)>,
+}
+
+/// Step 3: the set's files, in memory: the [`OUTPUT_FILES`] after training, the
+/// [`EVAL_FILES`] after an evaluation.
+fn draw(args: &Args, model: &Mlp, data: &Dataset, t: &Trained) -> Result<Drawn, AppError> {
+    let architecture = architecture(model);
     if !args.quiet && plot::boundary_is_slow(model.num_parameters()) {
         say(format_args!("drawing the decision boundary…"));
     }
-    let evaluating = steps == 0;
-    let boundary_title = if evaluating {
+    let boundary_title = if t.history.is_empty() {
         format!(
             "{architecture} evaluated: loss {}, accuracy {:.0}%",
-            readable(loss),
-            100.0 * accuracy
+            readable(t.loss),
+            100.0 * t.accuracy
         )
     } else {
         format!(
             "{architecture} after {}: accuracy {:.0}%",
-            count(history.len(), "step"),
-            100.0 * accuracy
+            count(t.history.len(), "step"),
+            100.0 * t.accuracy
         )
     };
-    let boundary =
-        plot::boundary_svg(&model, &data, &boundary_title).map_err(render_error("boundary.svg"))?;
-    let mut neuron_output = None;
-    if evaluating {
-        stage.write(
-            "eval-metrics.csv",
-            eval_metrics_csv(data.len(), args.noise, args.seed, loss, accuracy).as_bytes(),
-        )?;
+    let boundary = plot::boundary_svg(model, data, &boundary_title)
+        .map_err(render_error("boundary.svg"))?
+        .svg
+        .into_bytes();
+    if t.history.is_empty() {
+        let metrics = eval_metrics_csv(data.len(), args.noise, args.seed, t.loss, t.accuracy);
         let title = format!("{architecture} evaluated on {}", count(data.len(), "point"));
-        let svg = plot::evaluation_svg(loss, accuracy, chance(&data), &title)
+        let svg = plot::evaluation_svg(t.loss, t.accuracy, t.chance, &title)
             .map_err(render_error("eval-loss.svg"))?;
-        stage.write("eval-loss.svg", svg.as_bytes())?;
-        stage.write("eval-boundary.svg", boundary.svg.as_bytes())?;
-    } else {
-        stage.write("metrics.csv", metrics_csv(&history).as_bytes())?;
-        stage.write("model.json", model.to_json().as_bytes())?;
-        let loss_title = format!("{architecture} on two moons: training curves");
-        let loss_plot = plot::loss_svg(&history, &loss_title).map_err(render_error("loss.svg"))?;
-        stage.write("loss.svg", loss_plot.as_bytes())?;
-        stage.write("boundary.svg", boundary.svg.as_bytes())?;
-        let first = data
-            .inputs
-            .first()
-            .cloned()
-            .unwrap_or_else(|| vec![0.0, 0.0]);
-        let neuron = graph::model_neuron_dot(&model, &first);
-        stage.write("graph.dot", neuron.dot.as_bytes())?;
-        let svg = graph::dot_to_svg(&neuron.dot).map_err(render_error("graph.svg"))?;
-        stage.write("graph.svg", svg.as_bytes())?;
-        neuron_output = Some((neuron.neuron, neuron.output));
-    }
-    let files = stage.commit()?;
-    if !args.quiet {
-        let names: Vec<String> = files
-            .iter()
-            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect();
-        let graph = neuron_output.map_or(String::new(), |(n, o)| {
-            format!(
-                " (graph: neuron {n} of the first layer on point 0, output {})",
-                readable(o)
-            )
+        return Ok(Drawn {
+            files: vec![
+                ("eval-metrics.csv", metrics.into_bytes()),
+                ("eval-loss.svg", svg.into_bytes()),
+                ("eval-boundary.svg", boundary),
+            ],
+            neuron_output: None,
         });
+    }
+    let loss_title = format!("{architecture} on two moons: training curves");
+    let loss_plot = plot::loss_svg(&t.history, &loss_title).map_err(render_error("loss.svg"))?;
+    let first = data
+        .inputs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| vec![0.0, 0.0]);
+    let neuron = graph::model_neuron_dot(model, &first);
+    let graph_svg = graph::dot_to_svg(&neuron.dot).map_err(render_error("graph.svg"))?;
+    Ok(Drawn {
+        files: vec![
+            ("metrics.csv", metrics_csv(&t.history).into_bytes()),
+            ("model.json", model.to_json().into_bytes()),
+            ("loss.svg", loss_plot.into_bytes()),
+            ("boundary.svg", boundary),
+            ("graph.dot", neuron.dot.into_bytes()),
+            ("graph.svg", graph_svg.into_bytes()),
+        ],
+        neuron_output: Some((neuron.neuron, neuron.output)),
+    })
+}
+
+/// The line that says which files went where.
+fn report_files(committed: &output::Committed, neuron_output: Option<(usize, f64)>) {
+    let names: Vec<String> = committed
+        .files
+        .iter()
+        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let graph = neuron_output.map_or(String::new(), |(n, o)| {
+        format!(
+            " (graph: neuron {n} of the first layer on point 0, output {})",
+            readable(o)
+        )
+    });
+    say(format_args!(
+        "wrote {} into {}{graph}",
+        names.join(", "),
+        committed.dir.display()
+    ));
+    if let Some(kept) = &committed.kept {
         say(format_args!(
-            "wrote {} into {}{graph}",
-            names.join(", "),
-            args.out.display()
+            "the model is useless, so {} keeps the previous run's files",
+            kept.display()
         ));
     }
-
-    Ok(Summary {
-        architecture: (model.nin(), sizes),
-        parameters: model.num_parameters(),
-        steps: history.len(),
-        history,
-        loss,
-        accuracy,
-        train_time,
-        total_time: started.elapsed(),
-        out_dir: args.out,
-        files,
-        verdict,
-    })
 }

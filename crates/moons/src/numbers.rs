@@ -74,6 +74,27 @@ pub fn axis(x: f64) -> String {
     }
 }
 
+/// [`axis`] for every tick of an axis that spans `range`: when any tick of it would be in
+/// scientific notation, all are, so that one axis does not mix `10000` and `1e14`.
+///
+/// ```
+/// use moons::numbers::axis_in;
+///
+/// assert_eq!(axis_in(10000.0, (1.0, 1e14)), "1e4");
+/// assert_eq!(axis_in(1.0, (1.0, 1e14)), "1e0");
+/// assert_eq!(axis_in(10.0, (0.01, 3.0)), "10");
+/// ```
+pub fn axis_in(x: f64, range: (f64, f64)) -> String {
+    let plain = |v: f64| v == 0.0 || (1e-3..1e5).contains(&v.abs());
+    if plain(range.0) && plain(range.1) || x == 0.0 || !x.is_finite() {
+        return axis(x);
+    }
+    let s = format!("{x:.2e}");
+    let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+    format!("{mantissa}e{exponent}")
+}
+
 /// `"1 step"`, `"2 steps"`: a count and its noun, singular for one.
 ///
 /// ```

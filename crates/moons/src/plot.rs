@@ -194,6 +194,32 @@ pub fn decision_runs(model: &Mlp, bounds: Bounds, columns: usize, rows: usize) -
     runs
 }
 
+/// The most data points `boundary.svg` draws: past this, a deterministic, evenly spread
+/// sample of them (see [`drawn_points`]), so that the file stays a few hundred kilobytes
+/// whatever `--samples` is. The decision regions are computed the same way for any count.
+pub const MAX_DRAWN_POINTS: usize = 2000;
+
+/// Which of `n` points the boundary picture draws: all of them up to [`MAX_DRAWN_POINTS`],
+/// else the points at indices `⌊i·n / MAX_DRAWN_POINTS⌋`, evenly spread over the data (and
+/// so over both moons, whatever order they come in).
+///
+/// ```
+/// use moons::plot::{drawn_points, MAX_DRAWN_POINTS};
+///
+/// assert_eq!(drawn_points(5), vec![0, 1, 2, 3, 4]);
+/// let sample = drawn_points(1_000_000);
+/// assert_eq!(sample.len(), MAX_DRAWN_POINTS);
+/// assert_eq!(&sample[..3], &[0, 500, 1000]);
+/// ```
+pub fn drawn_points(n: usize) -> Vec<usize> {
+    if n <= MAX_DRAWN_POINTS {
+        return (0..n).collect();
+    }
+    (0..MAX_DRAWN_POINTS)
+        .map(|i| (i as u128 * n as u128 / MAX_DRAWN_POINTS as u128) as usize)
+        .collect()
+}
+
 /// What [`boundary_svg`] drew, for callers and tests that check the picture.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoundaryPlot {
@@ -203,13 +229,20 @@ pub struct BoundaryPlot {
     pub bounds: Bounds,
     /// The region rectangles, one `<rect>` each.
     pub runs: Vec<Run>,
+    /// How many data points are drawn (at most [`MAX_DRAWN_POINTS`]).
+    pub points_drawn: usize,
 }
 
+/// Height of the legend strip below the boundary plot, in pixels.
+const LEGEND_HEIGHT: u32 = 64;
+
 /// Draws micrograd's decision-boundary picture: the plane colored by the sign of the model's
-/// score (soft red for −1, soft blue for +1) and the data points colored by their label.
+/// score (soft red for −1, soft blue for +1) and the data points colored by their label
+/// (at most [`MAX_DRAWN_POINTS`] of them; the legend says when it is a sample).
 ///
 /// Each point is one filled `<circle>` plus a dark outline `<circle>`; each region run is
-/// one `<rect>` filled with [`REGION_NEG`] or [`REGION_POS`].
+/// one `<rect>` filled with [`REGION_NEG`] or [`REGION_POS`]. The legend is a strip below
+/// the plot, where it covers nothing.
 ///
 /// ```
 /// let data = mlp::datasets::two_moons(20, 0.1, 1);
@@ -217,15 +250,18 @@ pub struct BoundaryPlot {
 /// let plot = moons::plot::boundary_svg(&model, &data, "untrained").unwrap();
 /// assert!(plot.svg.contains("<svg"));
 /// assert!(plot.svg.contains("untrained"));
+/// assert_eq!(plot.points_drawn, 20);
 /// ```
 pub fn boundary_svg(model: &Mlp, data: &Dataset, title: &str) -> Result<BoundaryPlot, PlotError> {
     let bounds = Bounds::around(&data.inputs, 0.6);
+    let drawn = drawn_points(data.len());
     let mut svg = String::new();
     let runs;
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (top, strip) = root.split_vertically(SIZE.1 - LEGEND_HEIGHT);
+        let mut chart = ChartBuilder::on(&top)
             .caption(title, (FONT, 20))
             .margin(14)
             .x_label_area_size(42)
@@ -256,53 +292,76 @@ pub fn boundary_svg(model: &Mlp, data: &Dataset, title: &str) -> Result<Boundary
             .draw()
             .map_err(err)?;
 
-        for (color, name) in [
-            (REGION_NEG, "region the model labels −1"),
-            (REGION_POS, "region the model labels +1"),
-        ] {
-            chart
-                .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x - 6, y - 6), (x + 6, y + 6)], color.filled())
-                });
-        }
-        for (label, color, name) in [
-            (-1.0, POINT_NEG, "points labeled −1"),
-            (1.0, POINT_POS, "points labeled +1"),
-        ] {
-            let points = data
-                .inputs
+        for positive in [false, true] {
+            let color = if positive { POINT_POS } else { POINT_NEG };
+            let points = drawn
                 .iter()
-                .zip(&data.labels)
-                .filter(|(_, y)| (**y > 0.0) == (label > 0.0))
-                .map(|(x, _)| (x[0], x[1]));
+                .filter(|&&i| (data.labels[i] > 0.0) == positive)
+                .map(|&i| (data.inputs[i][0], data.inputs[i][1]));
             chart
                 .draw_series(points.map(|p| {
                     EmptyElement::at(p)
                         + Circle::new((0, 0), 5, color.filled())
                         + Circle::new((0, 0), 5, BLACK.mix(0.7).stroke_width(1))
                 }))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| {
-                    EmptyElement::at((x, y))
-                        + Circle::new((0, 0), 5, color.filled())
-                        + Circle::new((0, 0), 5, BLACK.mix(0.7).stroke_width(1))
-                });
+                .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(err)?;
+        legend(&strip, drawn.len(), data.len())?;
         root.present().map_err(err)?;
     }
-    Ok(BoundaryPlot { svg, bounds, runs })
+    Ok(BoundaryPlot {
+        svg,
+        bounds,
+        runs,
+        points_drawn: drawn.len(),
+    })
+}
+
+/// The boundary plot's legend, in two columns below the plot, and a line on the sample when
+/// not every point is drawn.
+fn legend(
+    strip: &DrawingArea<SVGBackend<'_>, Shift>,
+    drawn: usize,
+    total: usize,
+) -> Result<(), PlotError> {
+    let text = (FONT, 13).into_font();
+    for (k, (name, color, is_region)) in [
+        ("region the model labels −1", REGION_NEG, true),
+        ("points labeled −1", POINT_NEG, false),
+        ("region the model labels +1", REGION_POS, true),
+        ("points labeled +1", POINT_POS, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (x, y) = (70 + 300 * (k as i32 / 2), 8 + 20 * (k as i32 % 2));
+        if is_region {
+            strip
+                .draw(&Rectangle::new(
+                    [(x - 6, y - 6), (x + 6, y + 6)],
+                    color.filled(),
+                ))
+                .map_err(err)?;
+        } else {
+            // The points' marker, as drawn on the plot.
+            strip
+                .draw(
+                    &(EmptyElement::at((x, y))
+                        + Circle::new((0, 0), 5, color.filled())
+                        + Circle::new((0, 0), 5, BLACK.mix(0.7).stroke_width(1))),
+                )
+                .map_err(err)?;
+        }
+        strip
+            .draw(&Text::new(name, (x + 14, y - 7), text.clone()))
+            .map_err(err)?;
+    }
+    if drawn < total {
+        let note =
+            format!("{drawn} of {total} points drawn, evenly spread; regions from the model");
+        strip.draw(&Text::new(note, (64, 48), text)).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Draws the training curves: the loss per step on top and the training accuracy per step
@@ -354,7 +413,6 @@ pub fn loss_svg(rows: &[StepRow], title: &str) -> Result<String, PlotError> {
             },
             color: RGBColor(0xd7, 0x30, 0x27),
             name: "loss",
-            legend: SeriesLabelPosition::UpperRight,
             x_desc: false,
         }
         .draw(&top, last_step, rows.iter().map(|r| (r.step, r.loss)))?;
@@ -364,7 +422,6 @@ pub fn loss_svg(rows: &[StepRow], title: &str) -> Result<String, PlotError> {
             y_desc: "training accuracy (%)",
             color: RGBColor(0x2c, 0x6f, 0xbb),
             name: "accuracy",
-            legend: SeriesLabelPosition::LowerRight,
             x_desc: true,
         }
         .draw(
@@ -485,7 +542,6 @@ struct Panel {
     y_desc: &'static str,
     color: RGBColor,
     name: &'static str,
-    legend: SeriesLabelPosition,
     x_desc: bool,
 }
 
@@ -537,9 +593,11 @@ impl Panel {
             .label_style((FONT, 12))
             .x_labels(x_labels)
             .x_label_formatter(&|v| format!("{v:.0}"));
+        let range = self.y;
+        let loss_label = move |v: &f64| crate::numbers::axis_in(*v, range);
         if self.name == "loss" {
-            // Powers of ten and other ticks, readable from 1e-7 to 1e300.
-            mesh.y_label_formatter(&|v| crate::numbers::axis(*v));
+            // Powers of ten and other ticks, readable from 1e-7 to 1e300, in one style.
+            mesh.y_label_formatter(&loss_label);
         }
         if self.x_desc {
             mesh.x_desc("step");
@@ -548,21 +606,9 @@ impl Panel {
         if points.is_empty() {
             return Ok(());
         }
-        let color = self.color;
+        // No legend: the axis names the one series, and a legend box would cover it.
         chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(err)?
-            .label(self.name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart
-            .configure_series_labels()
-            .position(self.legend)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
+            .draw_series(LineSeries::new(points, self.color.stroke_width(2)))
             .map_err(err)?;
         Ok(())
     }

@@ -1,36 +1,16 @@
 //! The demo's edges, through the real binary: exit statuses, warnings, messages, and what a
 //! failed or evaluation-only run leaves in the output folder.
 
-use std::path::Path;
 use std::process::{Command, Output};
+
+mod common;
+use common::{listing, s, stderr, stdout};
 
 fn moons(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_moons"))
         .args(args)
         .output()
         .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The names in a folder, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -297,4 +277,45 @@ fn help_documents_the_exit_statuses_and_the_load_default() {
             "{needle} missing from --help:\n{help}"
         );
     }
+}
+
+#[test]
+fn a_model_over_the_load_limit_names_the_flag_that_raises_it() {
+    // `--hidden 2000,2000` saves a 79 MB model.json that `--load` refused at 64 MiB with no
+    // way to raise the limit. A small model and a small limit show the same path.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = moons(&["-q", "--steps", "30", "--samples", "30", "--out", s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let model = out.join("model.json");
+    let size = std::fs::metadata(&model).unwrap().len().to_string();
+    let eval = dir.path().join("eval");
+    let o = moons(&[
+        "--load",
+        s(&model),
+        "--max-model-bytes",
+        "1000",
+        "--out",
+        s(&eval),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--max-model-bytes") && err.contains(&size) && err.contains("1000"),
+        "{err}"
+    );
+    assert!(!err.contains("load_with_limit"), "{err}");
+    let o = moons(&[
+        "-q",
+        "--load",
+        s(&model),
+        "--max-model-bytes",
+        &size,
+        "--samples",
+        "30",
+        "--out",
+        s(&eval),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(eval.join("eval-metrics.csv").is_file());
 }

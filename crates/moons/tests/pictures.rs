@@ -192,4 +192,85 @@ fn loss_axis_labels_stay_short_at_any_magnitude() {
         .collect();
     assert!(labels.contains(&"1e14"), "{labels:?}");
     assert!(labels.iter().all(|l| l.len() <= 6), "{labels:?}");
+    // The log axis mixed `10000` with `1e14`; the step axis (0..4) stays plain.
+    let loss_ticks: Vec<&&str> = labels.iter().take_while(|l| **l != "0").collect();
+    assert!(loss_ticks.len() >= 3, "{labels:?}");
+    assert!(loss_ticks.iter().all(|l| l.contains('e')), "{labels:?}");
+    // The legend box sat on the loss curve; the axis names the one series instead.
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    assert!(
+        !texts.contains(&"loss") && !texts.contains(&"accuracy"),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.starts_with("loss (max-margin")));
+}
+
+/// The y attribute of the first `<text>` whose content is `content`.
+fn text_y(doc: &roxmltree::Document<'_>, content: &str) -> f64 {
+    let node = doc
+        .descendants()
+        .find(|n| n.has_tag_name("text") && n.text().is_some_and(|t| t.trim() == content))
+        .unwrap_or_else(|| panic!("no text {content}"));
+    num(&node, "y")
+}
+
+#[test]
+fn the_boundary_legend_is_below_the_plot_and_large_data_is_sampled() {
+    // The legend box covered the top right of the plot, and `--samples 1000000` wrote a
+    // 186 MB boundary.svg, one circle per point.
+    let data = mlp::datasets::two_moons(5000, 0.1, 4);
+    let model = mlp::Mlp::new(2, &[8, 1], 4);
+    let plot = boundary_svg(&model, &data, "t").unwrap();
+    let doc = roxmltree::Document::parse(&plot.svg).unwrap();
+    let below = text_y(&doc, "x₁");
+    for entry in ["points labeled −1", "region the model labels +1"] {
+        assert!(text_y(&doc, entry) > below, "{entry} is over the plot");
+    }
+    assert_eq!(plot.points_drawn, moons::plot::MAX_DRAWN_POINTS);
+    let circles = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .count();
+    assert_eq!(circles, 2 * moons::plot::MAX_DRAWN_POINTS + 4);
+    assert!(plot.svg.contains("2000 of 5000 points drawn"));
+    assert!(plot.svg.len() < 1 << 20, "{} bytes", plot.svg.len());
+}
+
+/// What a boundary picture shows, without the numbers that may differ in the last bits
+/// between platforms: its texts in order (title, ticks, legend) and how many circles and
+/// rectangles it draws.
+fn structure(svg: &str) -> (Vec<String>, usize, usize) {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let texts = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect();
+    let tags = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
+    (texts, tags("circle"), tags("rect"))
+}
+
+#[test]
+fn the_readmes_boundary_picture_is_what_the_app_draws() {
+    // docs/boundary.svg, shown in the README, kept an old two-entry legend after the app's
+    // legend changed.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args =
+        <moons::Args as clap::Parser>::parse_from(["moons", "-q", "--out", out.to_str().unwrap()]);
+    moons::run(args).unwrap();
+    let drawn = std::fs::read_to_string(out.join("boundary.svg")).unwrap();
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/boundary.svg");
+    let shown = std::fs::read_to_string(docs).unwrap();
+    assert!(
+        structure(&shown) == structure(&drawn),
+        "docs/boundary.svg is not what `moons` draws now; regenerate it with \
+         `cargo run -p moons -- -q --out /tmp/m && cp /tmp/m/boundary.svg docs/`"
+    );
 }

@@ -219,6 +219,16 @@ fn powf_at_zero() {
     unary(0.0, |x| x.powf(0.5), 0.0, INF);
     // (−0)^−1 = −inf; −1·(−0)^−2 = −inf.
     unary(-0.0, |x| x.powf(-1.0), NEG_INF, NEG_INF);
+    // PyTorch computes x^0.5 as sqrt and x^−0.5 as 1/sqrt, which keep the sign of −0: (−0)^0.5
+    // = −0 with gradient 0.5/sqrt(−0) = −inf, and (−0)^−0.5 = −inf with gradient
+    // −0.5·(−0)^−1.5 = −inf. IEEE pow would give +0, +inf and +inf.
+    unary(-0.0, |x| x.powf(0.5), -0.0, NEG_INF);
+    unary(-0.0, |x| x.powf(-0.5), NEG_INF, NEG_INF);
+    unary(0.0, |x| x.powf(-0.5), INF, NEG_INF);
+    // Elsewhere ±½ are sqrt and its reciprocal, bit for bit.
+    for x in [0.3, 2.0, 1e-300, 7.5e200] {
+        unary(x, |v| v.powf(0.5), x.sqrt(), 0.5 * (1.0 / x.sqrt()));
+    }
 }
 
 #[test]
@@ -975,9 +985,9 @@ fn an_unreachable_infinite_derivative_does_not_pollute() {
 #[test]
 fn values_match_f64_bit_for_bit() {
     // Every op's value is the f64 operation's, bit for bit (NaN payloads aside).
-    const XS: [f64; 21] = [
-        0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.5, 3.0, PI, 1e-310, -5e-324, 1e308, -1e308, 709.78,
-        710.0, -746.0, 1000.0, -1000.0, INF, NEG_INF, NAN,
+    const XS: [f64; 22] = [
+        0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.0, PI, 1e-310, -5e-324, 1e308, -1e308,
+        709.78, 710.0, -746.0, 1000.0, -1000.0, INF, NEG_INF, NAN,
     ];
     let tape = Tape::new();
     for &x in &XS {
@@ -1003,7 +1013,13 @@ fn values_match_f64_bit_for_bit() {
         }
         for &c in &XS {
             let c = f(c);
-            assert_same(v.powf(c).value(), x.powf(c), &format!("{x:?}.powf({c:?})"));
+            // ±½ are sqrt and 1/sqrt, as in PyTorch (they differ from pow at −0 and −inf).
+            let pow = match c {
+                0.5 => x.sqrt(),
+                -0.5 => 1.0 / x.sqrt(),
+                _ => x.powf(c),
+            };
+            assert_same(v.powf(c).value(), pow, &format!("{x:?}.powf({c:?})"));
             let w = tape.var(c);
             let binaries: [(&str, Var, f64); 12] = [
                 ("v+v", v + w, x + c),

@@ -174,7 +174,7 @@ impl Scalar for f64 {
         f64::cos(self)
     }
     fn powf(self, e: f64) -> Self {
-        f64::powf(self, e)
+        torch_pow(self, e)
     }
     fn powi(self, n: i32) -> Self {
         f64::powi(self, n)
@@ -548,5 +548,17 @@ pub fn leaves<'t>(tape: &'t tapegrad::Tape, program: &Program) -> Vec<Var<'t>> {
             let _spacer = tape.var(f64::NAN);
         }
         out
+    }
+}
+
+/// xᵉ as PyTorch computes it: the exponents ½ and −½ as `sqrt` and `1/sqrt`, which differ from
+/// IEEE `pow` at −0 and −inf.
+pub fn torch_pow(x: f64, e: f64) -> f64 {
+    if e == 0.5 {
+        x.sqrt()
+    } else if e == -0.5 {
+        1.0 / x.sqrt()
+    } else {
+        x.powf(e)
     }
 }

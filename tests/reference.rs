@@ -160,7 +160,7 @@ impl RefTape {
                     g[a] += if e == 0.0 {
                         0.0
                     } else {
-                        gi * (e * v(a).powf(e - 1.0))
+                        gi * (e * crate::programs::torch_pow(v(a), e - 1.0))
                     }
                 }
                 // n·x^(n−1) with the integer power, as the value is computed.

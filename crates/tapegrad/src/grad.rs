@@ -11,6 +11,10 @@ impl<'t> Var<'t> {
     /// The gradients of this node with respect to `wrt`, recorded on the tape as ordinary
     /// nodes: what PyTorch's `torch.autograd.grad(y, wrt, create_graph=True)` returns.
     ///
+    /// **Looking for micrograd's `x.grad`?** First-order gradients come from
+    /// [`Var::backward`], as numbers: `let g = loss.backward(); g[x]`. This method is for
+    /// gradients you differentiate again.
+    ///
     /// It runs the same reverse sweep as [`Var::backward`], with every local derivative
     /// recorded instead of computed, so the results can be used in any expression,
     /// differentiated again with `grad` (to any order) or with `backward`. Second derivatives
@@ -55,6 +59,7 @@ impl<'t> Var<'t> {
     ///
     /// If an entry of `wrt` belongs to another tape, or the tape fills up.
     #[track_caller]
+    #[must_use = "grad returns the gradients as new nodes; nothing is stored on the Var"]
     pub fn grad(self, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
         let tape = self.tape();
         for v in wrt {

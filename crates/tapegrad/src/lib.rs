@@ -71,7 +71,7 @@
 //! | `+ - neg`, `sum` | pass-through | 0 | `inf + -inf` is NaN, gradients still 1 |
 //! | `*`, `dot` | g·other | the cross terms: d²(ab)/da db = 1 | `inf * 0` is NaN, gradients (0, inf) |
 //! | `/` | g/b, −g·((a/b)/b) | d²(a/b)/db² = 2a/b³ | a primitive: `1/0` gives (inf, −inf) |
-//! | `powf(e)`, `powi(n)` | e·xᵉ⁻¹, and 0 when e = 0 | e(e−1)·xᵉ⁻², by the same rule: `x²` at 0 gives 2, `x³` and `x¹` give 0 | `0⁰` = 1 with gradient 0; `0^-1` gradient −inf |
+//! | `powf(e)`, `powi(n)` | e·xᵉ⁻¹, and 0 when e = 0 | e(e−1)·xᵉ⁻², by the same rule: `x²` at 0 gives 2, `x³` and `x¹` give 0 | `0⁰` = 1 with gradient 0; `0^-1` gradient −inf; e = ±½ computed as `sqrt`, `1/sqrt` (PyTorch's way), so `(-0)^½` = −0 with gradient −inf |
 //! | `exp` | y | y | overflows to inf above 709.78 |
 //! | `ln` | 1/x | −1/x² | `ln(+0)` gradient +inf; `ln(-1)` NaN with gradient −1 |
 //! | `tanh` | 1 − y² | −2y(1 − y²), through y | `tanh(1000)` = 1, gradient 0 |

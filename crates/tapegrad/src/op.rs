@@ -556,6 +556,20 @@ fn sgn(x: f64) -> f64 {
     }
 }
 
+/// xᵉ as PyTorch computes it: the exponents ½ and −½ as `sqrt` and `1/sqrt` (so
+/// `(-0.0).powf(0.5)` is −0 and its gradient −inf, where IEEE `pow` gives +0 and +inf), every
+/// other exponent as IEEE `pow`.
+#[inline(always)]
+pub(crate) fn powf(x: f64, e: f64) -> f64 {
+    if e == 0.5 {
+        x.sqrt()
+    } else if e == -0.5 {
+        1.0 / x.sqrt()
+    } else {
+        x.powf(e)
+    }
+}
+
 /// Operations between a recorded node `x` and an `f64` constant `c`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -586,7 +600,7 @@ impl ScalarOp {
             ScalarOp::MulConst => x * c,
             ScalarOp::DivConst => x / c,
             ScalarOp::DivInto => c / x,
-            ScalarOp::Powf => x.powf(c),
+            ScalarOp::Powf => powf(x, c),
             ScalarOp::Powi => x.powi(c as i32),
         }
     }
@@ -794,7 +808,15 @@ mod tests {
         ] {
             for z in points.clone() {
                 let y = act.apply(z);
-                assert_eq!(y.to_bits(), op.forward(z).to_bits(), "{act:?} at {z}");
+                let want = op.forward(z);
+                // Miri perturbs the last bits of each `tanh` call and NaN payloads on purpose,
+                // so two calls agree there only to a few units in the last place (and in being
+                // NaN); natively they are one formula and agree bit for bit.
+                let same = y.to_bits() == want.to_bits()
+                    || (cfg!(miri)
+                        && ((y - want).abs() <= 1e-15 * want.abs()
+                            || (y.is_nan() && want.is_nan())));
+                assert!(same, "{act:?} at {z}: {y} vs {want}");
                 for g in [1.0, -2.5, 0.0, f64::INFINITY] {
                     let exact = op.derivative(g, z, y);
                     let fused = act.derivative(g, y);

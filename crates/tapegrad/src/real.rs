@@ -287,7 +287,7 @@ impl Real for f64 {
     }
     #[inline(always)]
     fn powf(self, e: f64) -> f64 {
-        f64::powf(self, e)
+        crate::op::powf(self, e)
     }
     #[inline(always)]
     fn powi(self, n: i32) -> f64 {

@@ -12,6 +12,11 @@ use crate::op::{BinOp, Op, ScalarOp, UnOp};
 /// math on `f64`. Every operation records a node and returns its `Var`; a constant `f64`
 /// operand is stored in the node, never recorded as a leaf.
 ///
+/// **Where is micrograd's `.grad`?** A `Var` holds no gradient: [`Var::backward`] returns
+/// them all as a [`Grads`], indexed by the `Var` (`g[x]`), so there is nothing to zero
+/// between steps. ([`Var::grad`] is something else: gradients recorded as nodes, for second
+/// derivatives.)
+///
 /// ```
 /// use tapegrad::Tape;
 ///
@@ -152,6 +157,7 @@ impl<'t> Var<'t> {
     /// let g = l.backward();
     /// assert_eq!((g[a], g[b], g[c], g[f]), (6.0, -4.0, -2.0, 4.0));
     /// ```
+    #[must_use = "backward returns the gradients (index them: `g[x]`); nothing is stored on the Var"]
     pub fn backward(&self) -> Grads<'t> {
         let mut g = self.tape.take_buffer(self.id as usize + 1);
         // Only the checked sweep can fail.
@@ -178,6 +184,7 @@ impl<'t> Var<'t> {
     /// let z = tape.var(4.0).sqrt();
     /// assert_eq!(z.backward_checked().unwrap().wrt(z), 1.0);
     /// ```
+    #[must_use = "backward_checked returns the gradients or the anomaly; nothing is stored on the Var"]
     pub fn backward_checked(&self) -> Result<Grads<'t>, Anomaly> {
         let mut g = self.tape.take_buffer(self.id as usize + 1);
         match self.tape.find_anomaly(self.id, &mut g) {
@@ -279,6 +286,7 @@ impl<'t> Var<'t> {
     /// ```
     #[inline]
     #[track_caller]
+    #[doc(alias = "log")]
     pub fn ln(self) -> Self {
         self.unary(UnOp::Ln)
     }
@@ -425,7 +433,10 @@ impl<'t> Var<'t> {
     }
 
     /// xᵉ for a constant exponent; the gradient is e·xᵉ⁻¹, and exactly 0 for every base when
-    /// e = 0 (PyTorch's convention, so `0⁰` is 1 with gradient 0).
+    /// e = 0 (PyTorch's convention, so `0⁰` is 1 with gradient 0). As in PyTorch, e = ½ and
+    /// e = −½ are computed as `sqrt` and `1/sqrt`, so at −0 they follow the sign of the zero:
+    /// `(-0.0).powf(0.5)` is −0 with gradient −inf (IEEE `pow` gives +0 and +inf), and
+    /// `(-inf).powf(0.5)` is NaN (`pow` gives +inf); other exponents use [`f64::powf`].
     ///
     /// ```
     /// let tape = tapegrad::Tape::new();
@@ -434,6 +445,10 @@ impl<'t> Var<'t> {
     /// assert_eq!((y.value(), y.backward()[x]), (-8.0, 12.0));
     /// let z = tape.var(0.0);
     /// assert_eq!(z.powf(0.0).backward()[z], 0.0);
+    /// let neg_zero = tape.var(-0.0);
+    /// let r = neg_zero.powf(0.5);
+    /// assert!(r.value() == 0.0 && r.value().is_sign_negative());
+    /// assert_eq!(r.backward()[neg_zero], f64::NEG_INFINITY);
     /// ```
     #[inline]
     #[track_caller]
@@ -541,3 +556,45 @@ operator!(Mul mul, MulAssign mul_assign, BinOp::Mul,
 operator!(Div div, DivAssign div_assign, BinOp::Div,
     |x, c| x.scalar(ScalarOp::DivConst, c),
     |c, y| y.scalar(ScalarOp::DivInto, c));
+
+/// `iter.sum()` over `Var`s (or `&Var`s) records ONE node, as [`Tape::sum`] does.
+///
+/// ```
+/// let tape = tapegrad::Tape::new();
+/// let xs = tape.vars(&[1.0, 2.0, 3.0]);
+/// let s: tapegrad::Var = xs.iter().sum();
+/// assert_eq!((s.value(), tape.len()), (6.0, 4));
+/// let squares: tapegrad::Var = xs.iter().map(|&x| x * x).sum();
+/// assert_eq!(squares.backward()[xs[2]], 6.0);
+/// ```
+///
+/// # Panics
+///
+/// If the iterator is empty (there is no tape to record a 0 on: use [`Tape::sum`], which
+/// takes any number of terms), or the terms belong to different tapes.
+impl<'t> std::iter::Sum<Var<'t>> for Var<'t> {
+    #[track_caller]
+    fn sum<I: Iterator<Item = Var<'t>>>(iter: I) -> Self {
+        let mut iter = iter.peekable();
+        let Some(first) = iter.peek() else {
+            empty_sum()
+        };
+        first.tape.sum(iter)
+    }
+}
+
+impl<'a, 't> std::iter::Sum<&'a Var<'t>> for Var<'t> {
+    #[track_caller]
+    fn sum<I: Iterator<Item = &'a Var<'t>>>(iter: I) -> Self {
+        iter.copied().sum()
+    }
+}
+
+#[cold]
+#[track_caller]
+fn empty_sum() -> ! {
+    panic!(
+        "tapegrad: summing an empty iterator of Vars: there is no tape to record the 0 on; use \
+         Tape::sum, which takes any number of terms"
+    )
+}

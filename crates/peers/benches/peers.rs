@@ -78,7 +78,10 @@ fn check_peers(d: &Demo) {
         eprintln!("{name}: losses within {worst:.1e} of the hand-written ones");
     }
     let replay = EchidnaReplay::record(&d.start, &d.xs, &d.ys);
-    eprintln!("echidna's recording: {} operations", replay.len());
+    eprintln!(
+        "echidna's recording: {} entries, inputs and constants included",
+        replay.len()
+    );
 }
 
 fn bench_peers(c: &mut Criterion) {

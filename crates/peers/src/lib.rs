@@ -150,7 +150,7 @@ impl EchidnaReplay {
         }
     }
 
-    /// The recording's operations.
+    /// The recording's entries, inputs and constants included.
     pub fn len(&self) -> usize {
         self.tape.num_ops()
     }

@@ -19,7 +19,8 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use mlp::{Mlp, datasets};
 use tapegrad::{Activation, Run, Tape, Var};
 use tapegrad_suite::handwritten::Net;
@@ -94,29 +95,46 @@ pub fn train_tape(
     }
 }
 
+/// The network's output for input `x`, bound as leaves: `neuron(w, b, inputs)` records a
+/// neuron's pre-activation, `relu` follows in the hidden layers. `buffers` hold the layers'
+/// activations, reused across samples.
+fn forward<'t>(
+    tape: &'t Tape,
+    p: &[Var<'t>],
+    x: &[f64; 2],
+    (act, next): &mut (Vec<Var<'t>>, Vec<Var<'t>>),
+    neuron: impl Fn(&[Var<'t>], Var<'t>, &[Var<'t>]) -> Var<'t>,
+) -> Var<'t> {
+    act.clear();
+    tape.extend_vars(act, x);
+    let mut at = 0;
+    for (l, w) in SIZES.windows(2).enumerate() {
+        next.clear();
+        for _ in 0..w[1] {
+            let z = neuron(&p[at..at + w[0]], p[at + w[0]], act);
+            at += w[0] + 1;
+            next.push(if l + 2 == SIZES.len() { z } else { z.relu() });
+        }
+        std::mem::swap(act, next);
+    }
+    act[0]
+}
+
 /// micrograd's graph: `s = b; s += w·x` and `relu` per neuron, a node per operation, the data
 /// loss and the L2 term as chains of `+`.
 pub fn record_binary<'t>(tape: &'t Tape, params: &[f64], xs: &[[f64; 2]], ys: &[f64]) -> Var<'t> {
     let p = tape.vars(params);
-    let (mut act, mut next) = (Vec::new(), Vec::new());
+    let mut buffers = (Vec::new(), Vec::new());
     let mut data_loss: Option<Var<'t>> = None;
     for (x, &y) in xs.iter().zip(ys) {
-        act.clear();
-        tape.extend_vars(&mut act, x);
-        let mut at = 0;
-        for (l, w) in SIZES.windows(2).enumerate() {
-            next.clear();
-            for _ in 0..w[1] {
-                let mut s = p[at + w[0]];
-                for (&wi, &xi) in p[at..at + w[0]].iter().zip(&act) {
-                    s += wi * xi;
-                }
-                at += w[0] + 1;
-                next.push(if l + 2 == SIZES.len() { s } else { s.relu() });
+        let out = forward(tape, &p, x, &mut buffers, |w, b, x| {
+            let mut s = b;
+            for (&wi, &xi) in w.iter().zip(x) {
+                s += wi * xi;
             }
-            std::mem::swap(&mut act, &mut next);
-        }
-        let li = (1.0 - y * act[0]).relu();
+            s
+        });
+        let li = (1.0 - y * out).relu();
         data_loss = Some(data_loss.map_or(li, |d| d + li));
     }
     let mut reg = p[0] * p[0];
@@ -135,22 +153,11 @@ pub fn record_dot_slices<'t>(
     ys: &[f64],
 ) -> Var<'t> {
     let p = tape.vars(params);
-    let (mut act, mut next) = (Vec::new(), Vec::new());
+    let mut buffers = (Vec::new(), Vec::new());
     let mut losses = Vec::with_capacity(xs.len());
     for (x, &y) in xs.iter().zip(ys) {
-        act.clear();
-        tape.extend_vars(&mut act, x);
-        let mut at = 0;
-        for (l, w) in SIZES.windows(2).enumerate() {
-            next.clear();
-            for _ in 0..w[1] {
-                let z = tape.dot(&p[at..at + w[0]], &act) + p[at + w[0]];
-                at += w[0] + 1;
-                next.push(if l + 2 == SIZES.len() { z } else { z.relu() });
-            }
-            std::mem::swap(&mut act, &mut next);
-        }
-        losses.push((1.0 - y * act[0]).relu());
+        let out = forward(tape, &p, x, &mut buffers, |w, b, x| tape.dot(w, x) + b);
+        losses.push((1.0 - y * out).relu());
     }
     tape.sum(&losses) * (1.0 / xs.len() as f64) + ALPHA * tape.dot(&p, &p)
 }
@@ -222,31 +229,38 @@ pub fn check_curves(d: &Demo) {
     );
 }
 
-fn bench_demo(c: &mut Criterion) {
-    // A test run checks and times a few steps; a measuring run the demo's 100.
-    let d = Demo::new(if test_mode() { 3 } else { 100 });
-    check_curves(&d);
-    let mut group = c.benchmark_group("demo_step");
+/// Adds the hand-written and the tape spellings' whole trainings to `group`.
+pub fn bench_spellings(group: &mut BenchmarkGroup<'_, WallTime>, d: &Demo) {
     let mut curve = Vec::with_capacity(d.steps);
-
     let mut net = Net::from_params(&d.start);
     let mut grad = net.clone();
     group.bench_function("handwritten", |b| {
         b.iter(|| {
-            train_handwritten(&d, &mut net, &mut grad, &mut curve);
+            train_handwritten(d, &mut net, &mut grad, &mut curve);
             black_box(curve[d.steps - 1])
         })
     });
-
     let (mut tape, mut params) = (Tape::new(), Vec::new());
     for (name, record) in TAPE_SPELLINGS {
         group.bench_function(name, |b| {
             b.iter(|| {
-                train_tape(&d, record, &mut tape, &mut params, &mut curve);
+                train_tape(d, record, &mut tape, &mut params, &mut curve);
                 black_box(curve[d.steps - 1])
             })
         });
     }
+}
+
+/// The demo's steps in one training: 100 when measuring; a test run checks and times 3.
+pub fn steps() -> usize {
+    if test_mode() { 3 } else { 100 }
+}
+
+fn bench_demo(c: &mut Criterion) {
+    let d = Demo::new(steps());
+    check_curves(&d);
+    let mut group = c.benchmark_group("demo_step");
+    bench_spellings(&mut group, &d);
     group.finish();
 }
 

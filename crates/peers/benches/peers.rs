@@ -8,7 +8,6 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use easy_ml::differentiation::WengertList;
 use peers::{EchidnaReplay, demo_loss, easy_ml_step, echidna_step};
-use tapegrad::Tape;
 use tapegrad_suite::handwritten::Net;
 
 // The tapegrad and hand-written spellings, the same code as the repository's `demo_step` group.
@@ -85,29 +84,12 @@ fn check_peers(d: &Demo) {
 }
 
 fn bench_peers(c: &mut Criterion) {
-    let d = Demo::new(if demo::test_mode() { 3 } else { 100 });
+    let d = Demo::new(demo::steps());
     demo::check_curves(&d);
     check_peers(&d);
     let mut group = c.benchmark_group("peers_demo");
-    let mut curve = Vec::with_capacity(d.steps);
-
-    let mut net = Net::from_params(&d.start);
-    let mut grad = net.clone();
-    group.bench_function("handwritten", |b| {
-        b.iter(|| {
-            demo::train_handwritten(&d, &mut net, &mut grad, &mut curve);
-            black_box(curve[d.steps - 1])
-        })
-    });
-    let (mut tape, mut params) = (Tape::new(), Vec::new());
-    for (name, record) in demo::TAPE_SPELLINGS {
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                demo::train_tape(&d, record, &mut tape, &mut params, &mut curve);
-                black_box(curve[d.steps - 1])
-            })
-        });
-    }
+    demo::bench_spellings(&mut group, &d);
+    let (mut params, mut curve) = (Vec::new(), Vec::with_capacity(d.steps));
     for (name, training) in PEERS {
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -3,15 +3,25 @@
 //! also timed alone); anomaly detection off vs on.
 //!
 //! `cargo bench --bench engine`. Per-node figures: divide the reported time by the node count
-//! printed at the start.
+//! printed at the start. A test run (`cargo test --benches`) uses short chains and 4 samples.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tapegrad::Tape;
-use tapegrad_suite::{SIZES, moons, parameters, record_binary, record_fused};
+use tapegrad_suite::{SIZES, bench_test_mode, moons, parameters, record_binary, record_fused};
 
 const CHAIN: usize = 1_000_000;
+
+/// The chain's length: 1e6 nodes when measuring, 1e3 in a test run.
+fn chain_len() -> usize {
+    if bench_test_mode() { 1_000 } else { CHAIN }
+}
+
+/// Two-moons samples of the graph benchmarks: micrograd's 100 when measuring, 4 in a test run.
+fn samples() -> usize {
+    if bench_test_mode() { 4 } else { 100 }
+}
 
 /// A chain of `n` nodes over two leaves, cycling through `*`, `+`, `tanh`, `* c`, `sin`.
 fn chain(tape: &Tape, n: usize) -> f64 {
@@ -32,27 +42,28 @@ fn chain(tape: &Tape, n: usize) -> f64 {
 }
 
 fn bench_chain(c: &mut Criterion) {
+    let n = chain_len();
     let mut group = c.benchmark_group("chain_1e6");
-    group.throughput(Throughput::Elements(CHAIN as u64));
+    group.throughput(Throughput::Elements(n as u64));
     group.sample_size(20);
     for anomaly in [false, true] {
         let name = if anomaly { "anomaly_on" } else { "anomaly_off" };
-        let mut tape = Tape::with_capacity(CHAIN);
+        let mut tape = Tape::with_capacity(n);
         tape.set_detect_anomaly(anomaly);
         group.bench_function(BenchmarkId::new("record_backward", name), |bch| {
             bch.iter(|| {
                 tape.clear();
-                black_box(chain(&tape, CHAIN))
+                black_box(chain(&tape, n))
             })
         });
         // Only when the benchmark ran (a filter may have skipped it, leaving the tape empty).
         if !anomaly && !tape.is_empty() {
             // The tape's own buffers, then with the gradient buffer backward keeps for reuse.
-            let fresh = Tape::with_capacity(CHAIN);
+            let fresh = Tape::with_capacity(n);
             eprintln!(
                 "chain: {} nodes; {:.1} bytes per node on the tape, {:.1} with the gradients",
                 tape.len(),
-                fresh.memory_bytes() as f64 / CHAIN as f64,
+                fresh.memory_bytes() as f64 / n as f64,
                 tape.memory_bytes() as f64 / tape.len() as f64
             );
         }
@@ -61,7 +72,7 @@ fn bench_chain(c: &mut Criterion) {
 }
 
 fn bench_micrograd_graph(c: &mut Criterion) {
-    let (xs, ys) = moons(100);
+    let (xs, ys) = moons(samples());
     let params = parameters(&SIZES, 1);
     let mut tape = Tape::new();
     let nodes = {
@@ -100,7 +111,7 @@ fn bench_micrograd_graph(c: &mut Criterion) {
 /// The same loss with fused nodes (a `dot` per neuron, one `sum`, one `dot` for L2), the way
 /// the `mlp` crate records it.
 fn bench_fused_graph(c: &mut Criterion) {
-    let (xs, ys) = moons(100);
+    let (xs, ys) = moons(samples());
     let params = parameters(&SIZES, 1);
     let mut tape = Tape::new();
     let nodes = {
@@ -127,7 +138,12 @@ fn bench_fused_graph(c: &mut Criterion) {
 fn bench_scale(c: &mut Criterion) {
     let mut group = c.benchmark_group("scale");
     group.sample_size(10);
-    for n in [1_000usize, 10_000, 100_000, 1_000_000, 10_000_000] {
+    let sizes: &[usize] = if bench_test_mode() {
+        &[1_000]
+    } else {
+        &[1_000, 10_000, 100_000, 1_000_000, 10_000_000]
+    };
+    for &n in sizes {
         let mut tape = Tape::new();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |bch, &n| {

@@ -12,14 +12,13 @@
 //!
 //! `cargo bench --bench higher`; compare the medians within one run. The node counts printed
 //! at the start say how many nodes the recorded backward (`Var::grad`) adds per forward node.
+//! A test run (`cargo test --benches`) uses 2 samples.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tapegrad::{Tape, Var};
-use tapegrad_suite::{SIZES, moons, num_parameters, parameters, record_tanh_mse};
-
-const SAMPLES: usize = 16;
+use tapegrad_suite::{SIZES, bench_test_mode, moons, num_parameters, parameters, record_tanh_mse};
 
 /// The loss as the closure `hvp` and `hessian` take.
 fn mse<'d>(
@@ -30,7 +29,7 @@ fn mse<'d>(
 }
 
 fn bench_higher(c: &mut Criterion) {
-    let (xs, ys) = moons(SAMPLES);
+    let (xs, ys) = moons(if bench_test_mode() { 2 } else { 16 });
     let params = parameters(&SIZES, 1);
     assert_eq!(params.len(), num_parameters(&SIZES));
     let dir = parameters(&SIZES, 2);

@@ -12,19 +12,20 @@
 //! trainers, each on half the batch, run side by side in a scope, sharing nothing. How close
 //! `threads/2` comes to it is what the trainer's splitting costs; how far it is from half of
 //! `threads/1` is the machine's (on the virtual machines this was written on, that varies
-//! between runs).
+//! between runs). A test run (`cargo test --benches`) does 2-step runs at batch 100 only.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mlp::{Dataset, Mlp, Optimizer, Schedule, StepReport, TrainConfig, Trainer, datasets};
+use tapegrad_suite::bench_test_mode;
 
 /// Steps per measured training run.
 const STEPS: usize = 20;
 
 fn config(threads: usize) -> TrainConfig {
     TrainConfig {
-        steps: STEPS,
+        steps: if bench_test_mode() { 2 } else { STEPS },
         optimizer: Optimizer::Sgd {
             schedule: Schedule::Constant(black_box(0.0)),
         },
@@ -40,7 +41,12 @@ fn train(model: &mut Mlp, data: &Dataset, threads: usize) -> Vec<StepReport> {
 }
 
 fn bench_training_runs(c: &mut Criterion) {
-    for batch in [100, 1_000, 10_000] {
+    let batches: &[usize] = if bench_test_mode() {
+        &[100]
+    } else {
+        &[100, 1_000, 10_000]
+    };
+    for &batch in batches {
         let data = datasets::two_moons(batch, 0.1, 1337);
         let mut group = c.benchmark_group(format!("train_{STEPS}_steps_batch_{batch}"));
         if batch >= 10_000 {

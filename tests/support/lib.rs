@@ -12,6 +12,14 @@ pub const SIZES: [usize; 4] = [2, 16, 16, 1];
 /// The demo's L2 coefficient.
 pub const ALPHA: f64 = 1e-4;
 
+/// Whether a bench binary runs as a test (`cargo test --benches` runs each benchmark once)
+/// rather than measuring: criterion passes `--bench` only to a measuring run, and `--test`
+/// asks for a test run. Benches shrink their workloads then, so the test command stays quick.
+pub fn bench_test_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--test")
+}
+
 /// The number of parameters of an MLP with these widths (input first).
 pub fn num_parameters(sizes: &[usize]) -> usize {
     sizes.windows(2).map(|w| (w[0] + 1) * w[1]).sum()

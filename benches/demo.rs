@@ -1,0 +1,268 @@
+//! micrograd's demo as whole trainings: MLP 2-16-16-1 (ReLU hidden layers, linear output), the
+//! 100 two-moons points of `two_moons(100, 0.1, 1337)`, max-margin loss + 1e-4·Σp², 100
+//! full-batch SGD steps with micrograd's schedule lr = 1 − 0.9·k/100, from the parameters of
+//! `Mlp::new(2, &[16, 16, 1], 1337)`. Each iteration starts again from those parameters, so
+//! every spelling follows the same trajectory (checked once at start-up: the loss curves agree
+//! to rounding). The spellings, in one group so their ratios show in one run:
+//!
+//! - `handwritten`: explicit gradient loops that vectorize, no autodiff;
+//! - `tape_binary`: micrograd's graph, one node per scalar `+`, `*` and `relu`;
+//! - `tape_dot_slices`: one `Tape::dot` per neuron over slices of `Var`s, as a user first
+//!   writes it;
+//! - `tape_neuron`: one `Tape::neuron` node per neuron over `Run`s, as the `mlp` crate does.
+//!
+//! `cargo bench --bench demo`; divide a median by 100 for one step (`cargo test --benches`
+//! checks and runs 3 steps). The file uses only what
+//! the engine's public API has had since before its table-per-op refactor (commit 16fc451),
+//! and no recorder of the support library, so the same file measures both sides of a
+//! `--save-baseline` / `--baseline` comparison.
+
+use std::hint::black_box;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use mlp::{Mlp, datasets};
+use tapegrad::{Activation, Run, Tape, Var};
+use tapegrad_suite::handwritten::Net;
+
+/// Layer widths, input first.
+const SIZES: [usize; 4] = [2, 16, 16, 1];
+/// The L2 coefficient.
+const ALPHA: f64 = 1e-4;
+
+/// The data, the starting parameters (the `mlp` layout: neuron by neuron, weights then bias)
+/// and the steps in one training.
+pub struct Demo {
+    pub xs: Vec<[f64; 2]>,
+    pub ys: Vec<f64>,
+    pub start: Vec<f64>,
+    pub steps: usize,
+}
+
+impl Demo {
+    pub fn new(steps: usize) -> Demo {
+        let data = datasets::two_moons(100, 0.1, 1337);
+        Demo {
+            xs: data.inputs.iter().map(|x| [x[0], x[1]]).collect(),
+            ys: data.labels,
+            start: Mlp::new(2, &[16, 16, 1], 1337).parameters(),
+            steps,
+        }
+    }
+}
+
+/// Whether criterion runs the benchmarks once as tests (`cargo test --benches`): it passes
+/// `--bench` only to a measuring run.
+pub fn test_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--test")
+}
+
+/// micrograd's learning rate at step `k`.
+pub fn lr(k: usize) -> f64 {
+    1.0 - 0.9 * k as f64 / 100.0
+}
+
+/// A loss recorder: the loss node, with the parameters bound first on the cleared tape.
+pub type Recorder = for<'t> fn(&'t Tape, &[f64], &[[f64; 2]], &[f64]) -> Var<'t>;
+
+/// A whole training of the hand-written network; `curve` gets the loss before each update.
+pub fn train_handwritten(d: &Demo, net: &mut Net, grad: &mut Net, curve: &mut Vec<f64>) {
+    *net = Net::from_params(&d.start);
+    curve.clear();
+    curve.extend((0..d.steps).map(|k| net.step(grad, &d.xs, &d.ys, lr(k))));
+}
+
+/// A whole training on one reused tape, cleared every step; `curve` gets the losses.
+pub fn train_tape(
+    d: &Demo,
+    record: Recorder,
+    tape: &mut Tape,
+    params: &mut Vec<f64>,
+    curve: &mut Vec<f64>,
+) {
+    params.clone_from(&d.start);
+    curve.clear();
+    for k in 0..d.steps {
+        tape.clear();
+        let loss = record(tape, params, &d.xs, &d.ys);
+        let g = loss.backward();
+        // The parameters are the tape's first nodes.
+        for (w, dw) in params.iter_mut().zip(g.as_slice()) {
+            *w -= lr(k) * dw;
+        }
+        curve.push(loss.value());
+    }
+}
+
+/// The network's output for input `x`, bound as leaves: `neuron(w, b, inputs)` records a
+/// neuron's pre-activation, `relu` follows in the hidden layers. `buffers` hold the layers'
+/// activations, reused across samples.
+fn forward<'t>(
+    tape: &'t Tape,
+    p: &[Var<'t>],
+    x: &[f64; 2],
+    (act, next): &mut (Vec<Var<'t>>, Vec<Var<'t>>),
+    neuron: impl Fn(&[Var<'t>], Var<'t>, &[Var<'t>]) -> Var<'t>,
+) -> Var<'t> {
+    act.clear();
+    tape.extend_vars(act, x);
+    let mut at = 0;
+    for (l, w) in SIZES.windows(2).enumerate() {
+        next.clear();
+        for _ in 0..w[1] {
+            let z = neuron(&p[at..at + w[0]], p[at + w[0]], act);
+            at += w[0] + 1;
+            next.push(if l + 2 == SIZES.len() { z } else { z.relu() });
+        }
+        std::mem::swap(act, next);
+    }
+    act[0]
+}
+
+/// micrograd's graph: `s = b; s += w·x` and `relu` per neuron, a node per operation, the data
+/// loss and the L2 term as chains of `+`.
+pub fn record_binary<'t>(tape: &'t Tape, params: &[f64], xs: &[[f64; 2]], ys: &[f64]) -> Var<'t> {
+    let p = tape.vars(params);
+    let mut buffers = (Vec::new(), Vec::new());
+    let mut data_loss: Option<Var<'t>> = None;
+    for (x, &y) in xs.iter().zip(ys) {
+        let out = forward(tape, &p, x, &mut buffers, |w, b, x| {
+            let mut s = b;
+            for (&wi, &xi) in w.iter().zip(x) {
+                s += wi * xi;
+            }
+            s
+        });
+        let li = (1.0 - y * out).relu();
+        data_loss = Some(data_loss.map_or(li, |d| d + li));
+    }
+    let mut reg = p[0] * p[0];
+    for &w in &p[1..] {
+        reg += w * w;
+    }
+    data_loss.expect("at least one sample") * (1.0 / xs.len() as f64) + ALPHA * reg
+}
+
+/// One `Tape::dot` per neuron over slices of `Var`s, `+ b`, then `relu` in the hidden layers;
+/// a `sum` for the data loss, a `dot` for the L2 term.
+pub fn record_dot_slices<'t>(
+    tape: &'t Tape,
+    params: &[f64],
+    xs: &[[f64; 2]],
+    ys: &[f64],
+) -> Var<'t> {
+    let p = tape.vars(params);
+    let mut buffers = (Vec::new(), Vec::new());
+    let mut losses = Vec::with_capacity(xs.len());
+    for (x, &y) in xs.iter().zip(ys) {
+        let out = forward(tape, &p, x, &mut buffers, |w, b, x| tape.dot(w, x) + b);
+        losses.push((1.0 - y * out).relu());
+    }
+    tape.sum(&losses) * (1.0 / xs.len() as f64) + ALPHA * tape.dot(&p, &p)
+}
+
+/// One node per neuron over `Run`s: `Tape::neuron` (ReLU) in the hidden layers, `Tape::affine`
+/// for the output; a `sum` for the data loss, a `dot_run` for the L2 term.
+pub fn record_neuron<'t>(tape: &'t Tape, params: &[f64], xs: &[[f64; 2]], ys: &[f64]) -> Var<'t> {
+    let p = tape.run(params);
+    let mut pre = Vec::new();
+    let mut losses = Vec::with_capacity(xs.len());
+    for (x, &y) in xs.iter().zip(ys) {
+        let mut act = tape.run(x);
+        let mut at = 0;
+        for (l, w) in SIZES.windows(2).enumerate() {
+            pre.clear();
+            for _ in 0..w[1] {
+                let wb = p.slice(at..at + w[0] + 1);
+                at += w[0] + 1;
+                pre.push(if l + 2 == SIZES.len() {
+                    tape.affine(wb, act)
+                } else {
+                    tape.neuron(wb, act, Activation::Relu)
+                });
+            }
+            act = Run::new(&pre).expect("a layer's outputs are recorded one after another");
+        }
+        losses.push((1.0 - y * act.get(0)).relu());
+    }
+    tape.sum(&losses) * (1.0 / xs.len() as f64) + ALPHA * tape.dot_run(p, p)
+}
+
+/// The tape spellings, by benchmark name.
+pub const TAPE_SPELLINGS: [(&str, Recorder); 3] = [
+    ("tape_binary", record_binary),
+    ("tape_dot_slices", record_dot_slices),
+    ("tape_neuron", record_neuron),
+];
+
+/// Panics unless every tape spelling's loss curve is the hand-written one to rounding, so a
+/// broken spelling fails `cargo test --benches` rather than timing another trajectory.
+pub fn check_curves(d: &Demo) {
+    let mut net = Net::from_params(&d.start);
+    let mut grad = net.clone();
+    let mut want = Vec::new();
+    train_handwritten(d, &mut net, &mut grad, &mut want);
+    let (mut tape, mut params, mut curve) = (Tape::new(), Vec::new(), Vec::new());
+    for (name, record) in TAPE_SPELLINGS {
+        train_tape(d, record, &mut tape, &mut params, &mut curve);
+        let mut worst = 0.0f64;
+        for (k, (&got, &want)) in curve.iter().zip(&want).enumerate() {
+            let rel = (got - want).abs() / want.abs();
+            assert!(
+                rel <= 1e-9,
+                "{name}: loss {got} at step {k}, the hand-written step has {want}"
+            );
+            worst = worst.max(rel);
+        }
+        tape.clear();
+        let _ = record(&tape, &d.start, &d.xs, &d.ys);
+        eprintln!(
+            "{name}: {} nodes per step, losses within {worst:.1e} of the hand-written ones",
+            tape.len()
+        );
+    }
+    let last = d.steps - 1;
+    eprintln!(
+        "loss {:.6} at step 0, {:.6} at step {last}",
+        want[0], want[last]
+    );
+}
+
+/// Adds the hand-written and the tape spellings' whole trainings to `group`.
+pub fn bench_spellings(group: &mut BenchmarkGroup<'_, WallTime>, d: &Demo) {
+    let mut curve = Vec::with_capacity(d.steps);
+    let mut net = Net::from_params(&d.start);
+    let mut grad = net.clone();
+    group.bench_function("handwritten", |b| {
+        b.iter(|| {
+            train_handwritten(d, &mut net, &mut grad, &mut curve);
+            black_box(curve[d.steps - 1])
+        })
+    });
+    let (mut tape, mut params) = (Tape::new(), Vec::new());
+    for (name, record) in TAPE_SPELLINGS {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                train_tape(d, record, &mut tape, &mut params, &mut curve);
+                black_box(curve[d.steps - 1])
+            })
+        });
+    }
+}
+
+/// The demo's steps in one training: 100 when measuring; a test run checks and times 3.
+pub fn steps() -> usize {
+    if test_mode() { 3 } else { 100 }
+}
+
+fn bench_demo(c: &mut Criterion) {
+    let d = Demo::new(steps());
+    check_curves(&d);
+    let mut group = c.benchmark_group("demo_step");
+    bench_spellings(&mut group, &d);
+    group.finish();
+}
+
+criterion_group!(benches, bench_demo);
+criterion_main!(benches);

@@ -18,10 +18,11 @@
 //! p ← p − H⁻¹·g
 //! ```
 //!
-//! `tapegrad::hessian(f, &point)` gives H: it records f on a tape, records f's gradient on the
-//! same tape with `Var::grad` (the backward pass as ordinary nodes, which can be differentiated
-//! again), and runs one backward pass per gradient component. The gradient comes from an
-//! ordinary `backward`. Both methods start at the classic (−1.2, 1) and stop when the gradient
+//! `tapegrad::hessian(f, &point)` gives H: it records f on a tape once, then runs forward over
+//! reverse, a tangent sweep along each coordinate and a reverse sweep over (value, tangent)
+//! pairs, recording nothing more. `Var::grad`, printed below, is the other way: it records f's
+//! gradient on the tape as ordinary nodes, which can be differentiated again. The gradient
+//! comes from an ordinary `backward`. Both methods start at the classic (−1.2, 1) and stop when the gradient
 //! norm drops below 1e-10; Newton needs a handful of steps, gradient descent tens of thousands
 //! (it is capped, and the example says whether it got there).
 //!

@@ -1,6 +1,7 @@
 //! Every public operation in one list. `Op` is crate-private, so this lists the public ways to
 //! record a node instead: a new operation needs a new `PublicOp` variant, and the `match` in
-//! [`case`] (no `_ =>` arm) does not compile until it has a test case.
+//! [`case`] (no `_ =>` arm) does not compile until it has a test case. Each case is checked in
+//! reverse mode (`backward`) and in forward mode (`Var::jvp`).
 
 use tapegrad::{Activation, Run, Tape, Var, check};
 
@@ -577,6 +578,53 @@ fn every_public_operation() {
         }
         let report = check::gradient(c.build, c.point);
         assert!(report.passed(), "{op:?}: {report}");
+    }
+}
+
+/// The direction of the forward-mode column: entries of both signs and sizes, none 0.
+const DIRECTION: [f64; 5] = [0.6, -1.1, 0.35, 0.9, -0.45];
+
+/// The forward-mode column: for every case, `Var::jvp` along [`DIRECTION`] is Σ grad·v from
+/// the closed form to rounding, and the central difference along v with the step and
+/// tolerance of `check::gradient` (step 1e-6·max(1, |x|∞), pass within 1e-5·(1 + magnitude)).
+#[test]
+fn every_public_operation_forward() {
+    let config = check::Config::default();
+    for op in ALL {
+        let c = case(op);
+        let v = &DIRECTION[..c.point.len()];
+        let tape = Tape::new();
+        let x = tape.vars(c.point);
+        let y = (c.build)(&tape, &x);
+        let len = tape.len();
+        let jvp = y.jvp(&x, v);
+        assert_eq!(tape.len(), len, "{op:?}: jvp records nothing");
+
+        let grad = (c.grad)(c.point);
+        let want: f64 = grad.iter().zip(v).map(|(g, v)| g * v).sum();
+        let terms: f64 = grad.iter().zip(v).map(|(g, v)| (g * v).abs()).sum();
+        if terms == 0.0 {
+            assert_same(jvp, 0.0, &format!("{op:?}: jvp of a constant"));
+        } else {
+            assert!(
+                (jvp - want).abs() <= 1e-14 * terms,
+                "{op:?}: jvp {jvp:e}, closed form {want:e}"
+            );
+        }
+
+        let widest = c.point.iter().fold(1.0f64, |m, p| m.max(p.abs()));
+        let h = config.relative_step * widest;
+        let at = |s: f64| -> f64 {
+            let t = Tape::new();
+            let p: Vec<f64> = c.point.iter().zip(v).map(|(p, v)| p + s * v).collect();
+            let xs = t.vars(&p);
+            (c.build)(&t, &xs).value()
+        };
+        let numeric = (at(h) - at(-h)) / (2.0 * h);
+        assert!(
+            (jvp - numeric).abs() <= config.tolerance * (1.0 + jvp.abs().max(numeric.abs())),
+            "{op:?}: jvp {jvp:e}, central difference {numeric:e}"
+        );
     }
 }
 

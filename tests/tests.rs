@@ -3,6 +3,7 @@
 
 mod coverage;
 mod diagnostics;
+mod forward;
 mod golden;
 mod higher;
 mod micrograd;

@@ -74,6 +74,10 @@ impl Tape {
     /// node's `state`; the entries of `wrt` from `feeds_from` on, and the nodes that depend on
     /// them, are marked [`FEEDS`]. Returns whether every tangent is finite.
     ///
+    /// A seeded node that is not a leaf gets its direction added to what its operands give,
+    /// so the product is the reverse sweep's Σ gᵢvᵢ even when `wrt` holds a node and one of
+    /// the nodes it was computed from (whose gradient includes the path through it).
+    ///
     /// A node none of whose operands has a tangent is passed over without computing its
     /// partials: a Hessian's sweeps seed a few parameters each, on which many of a network's
     /// nodes do not depend.
@@ -123,9 +127,6 @@ impl Tape {
         self.with(|t| {
             let (vals, ops, operands) = t.nodes(root);
             for i in first..=root {
-                if state[i] & SEEDED != 0 {
-                    continue;
-                }
                 let op = ops[i];
                 let mut below = 0;
                 op.for_each_operand(operands, |k| below |= state[k as usize]);
@@ -138,7 +139,12 @@ impl Tape {
                     vals,
                     tangents: below,
                     state: &state[..i],
-                    acc: [0.0; K],
+                    // A seeded node starts from its direction; the others' slots are stale.
+                    acc: if state[i] & SEEDED != 0 {
+                        rest[0]
+                    } else {
+                        [0.0; K]
+                    },
                 };
                 // SAFETY: `Gather` indexes with bounds checks.
                 unsafe { op.backward(1.0, vals[i], operands, &mut gather) };
@@ -303,11 +309,10 @@ impl Tape {
                     Some(h) if x.index() <= root => *h,
                     _ => [0.0; K],
                 };
-                for (j, h) in (start..end).zip(h) {
+                // The pair (i, j), j ≤ i, once: exactly symmetric, within a block too.
+                for (j, h) in (start..end.min(i + 1)).zip(h) {
                     rows[i][j] = h;
-                    if i >= end {
-                        rows[j][i] = h;
-                    }
+                    rows[j][i] = h;
                 }
             }
         }
@@ -380,10 +385,14 @@ impl<'t> Var<'t> {
     /// assert_eq!(f.jvp(&x, &[1.0, -1.0]), 3.0);
     /// ```
     ///
-    /// The result equals `Σ g[wrt[j]]·v[j]` from [`Var::backward`] to rounding (the products
-    /// are summed in tape order, not in the order of `wrt`). A NaN or infinity follows IEEE
-    /// rules as in the reverse sweep; nodes that do not depend on `wrt` contribute nothing,
-    /// so an infinite partial of a constant is never multiplied by its zero tangent.
+    /// Where every number on the way is finite, the result equals `Σ g[wrt[j]]·v[j]` from
+    /// [`Var::backward`] to rounding (the products are summed in tape order, not in the order
+    /// of `wrt`). NaN and infinities follow IEEE rules along the tangents, as PyTorch's
+    /// forward mode does, which can differ from the reverse sweep past an infinite local
+    /// derivative: in `x.relu().sqrt()` at 0 relu passes a zero tangent, which sqrt's infinite
+    /// slope turns into NaN, while the reverse sweep's relu select turns sqrt's infinite
+    /// gradient into 0. Nodes that do not depend on `wrt` contribute nothing, so an infinite
+    /// partial of a constant is never multiplied by its zero tangent.
     ///
     /// # Panics
     ///

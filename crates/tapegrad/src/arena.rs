@@ -489,50 +489,35 @@ impl Tape {
     #[inline(always)]
     #[track_caller]
     pub(crate) fn push(&self, op: Op, value: f64) -> Var<'_> {
-        // Inlined, so the check and the words fold for the `op` each caller builds. The fast
-        // path is one comparison and the stores; growing, the node limit, anomaly locations
-        // and refusals are the cold call, which panics, if it must, once the storage is no
-        // longer borrowed.
-        let words = op.words();
-        let (id, fast) = self.with(
+        let here = Location::caller();
+        // Inlined, so the check and the words fold for the `op` each caller builds. A refusal
+        // comes back as an id no node has rather than as an `Option`: measured, that keeps a
+        // recording loop's values in registers.
+        let id = self.with(
             #[inline(always)]
             |t| {
                 let id = t.values.len();
-                (id, t.admits(op, id) && id < t.room)
-            },
-        );
-        if !fast {
-            return self.push_cold(op, words, value);
-        }
-        self.with(
-            #[inline(always)]
-            |t| {
-                // SAFETY: `room` never exceeds the capacity of `values` nor the length of
-                // `ops` (`update_room`), and `values` has length `id` (nothing ran since it
-                // was read): slot `id` is allocated and unused in `values`, and an
-                // initialized `Op` (plain data, nothing to drop) in `ops`, which `words` (an
-                // `Op`'s representation) overwrites.
-                unsafe {
-                    t.values.as_mut_ptr().add(id).write(value);
-                    t.values.set_len(id + 1);
-                    write_words(t.ops.as_mut_ptr().add(id), words);
+                let admitted = t.admits(op, id);
+                // Words, not the `Op`, go to the slow path too: given `op`, the compiler
+                // assembles it in memory before the branch.
+                let words = op.words();
+                if admitted && id < t.room {
+                    // SAFETY: `room` never exceeds the capacity of `values` nor the length of
+                    // `ops` (`update_room`), and `values` has length `id`: slot `id` is
+                    // allocated and unused in `values`, and an initialized `Op` (plain data,
+                    // nothing to drop) in `ops`, which `words` (an `Op`'s representation)
+                    // overwrites.
+                    unsafe {
+                        t.values.as_mut_ptr().add(id).write(value);
+                        t.values.set_len(id + 1);
+                        write_words(t.ops.as_mut_ptr().add(id), words);
+                    }
+                    id as u32
+                } else {
+                    t.push_slow(admitted, words, value, here)
                 }
             },
         );
-        Var::new(self, id as u32, value)
-    }
-
-    /// The slow path of [`Tape::push`].
-    #[cold]
-    #[inline(never)]
-    #[track_caller]
-    fn push_cold(&self, op: Op, words: [u64; 2], value: f64) -> Var<'_> {
-        let here = Location::caller();
-        let id = self.with(|t| {
-            let id = t.values.len();
-            let admitted = t.admits(op, id);
-            t.push_slow(admitted, words, value, here)
-        });
         if id == REFUSED {
             self.refused();
         }

@@ -39,10 +39,11 @@ impl Tape {
             }
             let (vals, ops, operands) = t.nodes(root);
             grads[root] = 1.0;
+            // One loop, compiled twice so neither copy tests `clean` per node.
             let result = if clean {
-                clean_loop::<CHECKED>(vals, ops, operands, grads)
+                reverse_loop::<true, CHECKED>(vals, ops, operands, grads, &mut reached)
             } else {
-                reached_loop::<CHECKED>(vals, ops, operands, grads, &mut reached)
+                reverse_loop::<false, CHECKED>(vals, ops, operands, grads, &mut reached)
             };
             t.reached = reached;
             result
@@ -112,104 +113,46 @@ impl Tape {
     }
 }
 
-/// The loop of [`Tape::sweep`] over a clean tape (every value and local derivative finite):
-/// nodes `0..=root` (the slices' length), the root's gradient seeded, nodes with a zero
-/// adjoint skipped.
-///
-/// The adjoints of the two nodes below the current one ride in registers ([`Buffer`]'s
-/// carry): in micrograd's `s = s + w·x` chains a node feeds the node one or two below it, and
-/// through memory each step would wait for its store to reach the next load. Dropping the
-/// carry cost the binary-op demo step about 12 % (see BENCHMARKS.md).
+/// The loop of [`Tape::sweep`], over nodes `0..=root` (the slices' length) with the root's
+/// gradient seeded. `CLEAN`: every value and local derivative is finite, so nodes with a zero
+/// adjoint are skipped; otherwise the nodes the root does not reach (`reached`) are.
 #[inline(always)]
-fn clean_loop<const CHECKED: bool>(
-    vals: &[f64],
-    ops: &[Op],
-    operands: &[u32],
-    grads: &mut [f64],
-) -> Result<(), (u32, u32)> {
-    let mut i = vals.len() - 1;
-    let mut g = grads[i];
-    let mut buf = Buffer::<true> {
-        vals,
-        g1: at(grads, i.wrapping_sub(1)),
-        g2: at(grads, i.wrapping_sub(2)),
-        grads,
-        skip_zero: true,
-        node: i,
-    };
-    loop {
-        // The carry's value for node i is final: it is below every node left.
-        buf.grads[i] = g;
-        if g != 0.0 {
-            buf.node = i;
-            let op = ops[i];
-            // SAFETY: `Tape::push` stored node i only after checking that its operands are
-            // nodes below i, and `vals` and `grads` both cover nodes 0..=root.
-            unsafe { op.backward(g, vals[i], operands, &mut buf) };
-            if CHECKED {
-                buf.spill();
-                if let Some(p) = first_non_finite(op, operands, buf.grads) {
-                    return Err((i as u32, p));
-                }
-            }
-        } else if buf.g1 == 0.0 && buf.g2 == 0.0 {
-            // Dead ReLUs and inactive samples leave long runs of zero adjoints. A zero node
-            // adds nothing, so when the 8 nodes below are zero now they are final too: skip
-            // them as a block, which the branch predictor handles far better than one
-            // unpredictable test per node. The buffer's copies of the two carried nodes may
-            // be stale, but then only a nonzero stale copy stops a skip.
-            let from = i;
-            while i >= 8 && all_zero(&buf.grads[i - 8..i]) {
-                i -= 8;
-            }
-            if i != from {
-                buf.g1 = at(buf.grads, i.wrapping_sub(1));
-                buf.g2 = at(buf.grads, i.wrapping_sub(2));
-            }
-        }
-        if i == 0 {
-            return Ok(());
-        }
-        i -= 1;
-        g = buf.g1;
-        buf.g1 = buf.g2;
-        buf.g2 = at(buf.grads, i.wrapping_sub(2));
-    }
-}
-
-/// Node `k`'s adjoint in the buffer, 0 below node 0.
-#[inline(always)]
-fn at(grads: &[f64], k: usize) -> f64 {
-    grads.get(k).copied().unwrap_or(0.0)
-}
-
-/// The loop of [`Tape::sweep`] over a tape with a non-finite value or local derivative: it
-/// visits the nodes the root reaches (`reached`), zero adjoints included, so `0·inf` gives NaN
-/// where PyTorch's sweep would meet it.
-#[inline(always)]
-fn reached_loop<const CHECKED: bool>(
+fn reverse_loop<const CLEAN: bool, const CHECKED: bool>(
     vals: &[f64],
     ops: &[Op],
     operands: &[u32],
     grads: &mut [f64],
     reached: &mut [bool],
 ) -> Result<(), (u32, u32)> {
-    let mut buf = Buffer::<false> {
+    let mut buf = Buffer {
         vals,
         grads,
-        skip_zero: false,
-        node: 0,
-        g1: 0.0,
-        g2: 0.0,
+        skip_zero: CLEAN,
     };
-    for i in (0..vals.len()).rev() {
-        if !reached[i] {
+    let mut i = vals.len();
+    while i > 0 {
+        i -= 1;
+        let g = buf.grads[i];
+        if CLEAN && g == 0.0 {
+            // Dead ReLUs and inactive samples leave long runs of zero adjoints. A zero node
+            // adds nothing, so when the 8 nodes below are zero now they are final too: skip
+            // them as a block, which the branch predictor handles far better than one
+            // unpredictable test per node.
+            while i >= 8 && all_zero(&buf.grads[i - 8..i]) {
+                i -= 8;
+            }
+            continue;
+        }
+        if !CLEAN && !reached[i] {
             continue;
         }
         let op = ops[i];
-        // SAFETY: as in `clean_loop`.
-        unsafe { op.backward(buf.grads[i], vals[i], operands, &mut buf) };
-        op.for_each_operand(operands, |p| reached[p as usize] = true);
+        // SAFETY: `Tape::push` stored node i only after checking that its operands are nodes
+        // below i, and `vals` and `grads` both cover nodes 0..=root.
+        unsafe { op.backward(g, vals[i], operands, &mut buf) };
+        if !CLEAN {
+            op.for_each_operand(operands, |p| reached[p as usize] = true);
+        }
         if CHECKED && let Some(p) = first_non_finite(op, operands, buf.grads) {
             return Err((i as u32, p));
         }
@@ -253,49 +196,16 @@ pub(crate) fn all_finite(values: &[f64]) -> bool {
     lanes.iter().fold(tail, |acc, l| acc + l) == 0.0
 }
 
-/// The gradient buffer of one sweep, with the values it reads. With `CARRY`, the adjoints of
-/// nodes `node − 1` and `node − 2` are `g1` and `g2`, not the buffer's (stale) copies: they
-/// start as the buffer's values and take the additions in the order the sweep makes them, so
-/// the sums are bitwise those of the buffer. [`Buffer::spill`] writes them back before
-/// anything reads the buffer directly.
-struct Buffer<'a, const CARRY: bool> {
+/// The gradient buffer of one sweep, with the values it reads.
+struct Buffer<'a> {
     vals: &'a [f64],
     grads: &'a mut [f64],
     skip_zero: bool,
-    node: usize,
-    g1: f64,
-    g2: f64,
-}
-
-impl<const CARRY: bool> Buffer<'_, CARRY> {
-    /// Writes the carried adjoints to the buffer.
-    #[inline(always)]
-    fn spill(&mut self) {
-        if CARRY {
-            let n = self.node;
-            if n >= 1 {
-                self.grads[n - 1] = self.g1;
-            }
-            if n >= 2 {
-                self.grads[n - 2] = self.g2;
-            }
-        }
-    }
-
-    /// Takes the carried adjoints back from the buffer after an operation over runs.
-    #[inline(always)]
-    fn reload(&mut self) {
-        if CARRY {
-            let n = self.node;
-            self.g1 = at(self.grads, n.wrapping_sub(1));
-            self.g2 = at(self.grads, n.wrapping_sub(2));
-        }
-    }
 }
 
 /// The `unsafe` methods' contract: every id is an operand of a node at most the root, so it is
-/// below the root and within `vals` and `grads` (length root + 1), and below `node`.
-impl<const CARRY: bool> Adjoints<f64> for Buffer<'_, CARRY> {
+/// below the root and within `vals` and `grads` (length root + 1).
+impl Adjoints<f64> for Buffer<'_> {
     #[inline(always)]
     fn skips_zero(&self) -> bool {
         self.skip_zero
@@ -314,13 +224,6 @@ impl<const CARRY: bool> Adjoints<f64> for Buffer<'_, CARRY> {
 
     #[inline(always)]
     unsafe fn add(&mut self, k: u32, d: f64) {
-        if CARRY {
-            match self.node.wrapping_sub(k as usize) {
-                1 => return self.g1 += d,
-                2 => return self.g2 += d,
-                _ => {}
-            }
-        }
         // SAFETY: the contract above.
         unsafe { *self.grads.get_unchecked_mut(k as usize) += d };
     }
@@ -333,18 +236,15 @@ impl<const CARRY: bool> Adjoints<f64> for Buffer<'_, CARRY> {
 
     #[inline(always)]
     unsafe fn add_range(&mut self, start: u32, len: u32, g: f64) {
-        self.spill();
         let s = start as usize;
         // SAFETY: the contract above, for every id of the range.
         for gk in unsafe { self.grads.get_unchecked_mut(s..s + len as usize) } {
             *gk += g;
         }
-        self.reload();
     }
 
     #[inline(always)]
     unsafe fn add_dot(&mut self, g: f64, w: u32, x: u32, len: u32) {
-        self.spill();
         let (w, x, n) = (w as usize, x as usize, len as usize);
         // SAFETY: the contract above, for both runs; the split keeps their slices disjoint.
         unsafe {
@@ -375,7 +275,6 @@ impl<const CARRY: bool> Adjoints<f64> for Buffer<'_, CARRY> {
                 }
             }
         }
-        self.reload();
     }
 }
 

@@ -129,15 +129,15 @@
 //! (forward over reverse). Neither records a node, and both use the op table's rules, so they
 //! follow the conventions below. Costs are medians of the project's bench (`benches/higher.rs`)
 //! on a 337-parameter tanh MLP's MSE loss (10,657 nodes), where one gradient (record and
-//! `backward`) takes 65 µs:
+//! `backward`) takes 65 µs (one run on a 2-core machine; compare the ratios):
 //!
 //! | you want | use | cost |
 //! |---|---|---|
 //! | ∇f·v along one direction | [`jvp`], [`Var::jvp`], [`Tape::jvp`] (several outputs) | one recording and one tangent sweep |
-//! | a Jacobian with few inputs and many outputs (residuals of a fit) | [`jacobian`], [`Tape::jacobian`]: forward mode, one sweep per 16 inputs | 4 inputs, 200 outputs (2,044 nodes): 24.6 µs, ≈4× one recording (6.2 µs) |
-//! | a Jacobian with many inputs and few outputs | the same functions: reverse mode, one sweep per output | 200 inputs, 4 outputs (11,060 nodes): 157–166 µs, ≈7.5× one recording (20.6–22 µs) |
-//! | H·v, for Newton-CG or a trust region | [`hvp`], [`Var::hvp`] | 157–166 µs, ≈2.5× a gradient (the recorded product it replaced: 458–504 µs, ≈7×) |
-//! | the whole Hessian, for a few variables | [`hessian`], [`Var::hessian`]: one pair of sweeps per 16 variables | <!-- hessian-cost --> |
+//! | a Jacobian with few inputs and many outputs (residuals of a fit) | [`jacobian`], [`Tape::jacobian`]: forward mode, one sweep per 16 inputs | 4 inputs, 200 outputs (2,044 nodes): 25.3 µs with the recording, 4.1× one recording (6.1 µs) |
+//! | a Jacobian with many inputs and few outputs | the same functions: reverse mode, one sweep per output | 200 inputs, 4 outputs (11,060 nodes): 161 µs, 6.8× one recording (23.6 µs) |
+//! | H·v, for Newton-CG or a trust region | [`hvp`], [`Var::hvp`] | 158 µs, 2.4× a gradient (the recorded product it replaced: 421 µs, 6.5×) |
+//! | the whole Hessian | [`hessian`], [`Var::hessian`]: one pair of sweeps per 16 variables, each pair of entries once | 337 × 337: 3.95 ms, 61× a gradient |
 //! | a loss that contains a gradient, third derivatives | [`Var::grad`] | records the gradient as nodes |
 //!
 //! ```

@@ -37,7 +37,8 @@ mod sealed {
 /// ```
 ///
 /// The functions are the engine's: `relu` is a select that keeps NaN, `sigmoid` never gives
-/// NaN, as on [`Var`]. The trait is sealed: `f64` and `Var` are its only types.
+/// NaN, as on [`Var`]. The trait is sealed: `f64` and `Var` are its only public types (the
+/// engine's forward mode runs the same formulas on dual numbers of its own).
 pub trait Real:
     sealed::Sealed
     + Copy

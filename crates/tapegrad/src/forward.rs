@@ -574,36 +574,6 @@ impl<const K: usize> Adjoints<f64> for Gather<'_, K> {
             }
         }
     }
-
-    #[inline(always)]
-    unsafe fn add_product(&mut self, k: u32, g: f64, other: f64) {
-        // SAFETY: bounds-checked.
-        unsafe { self.add(k, g * other) };
-    }
-
-    #[inline(always)]
-    unsafe fn add_range(&mut self, start: u32, len: u32, g: f64) {
-        for k in start..start + len {
-            // SAFETY: bounds-checked.
-            unsafe { self.add(k, g) };
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn add_dot(&mut self, g: f64, w: u32, x: u32, len: u32) {
-        for k in 0..len {
-            let (wk, xk) = (w + k, x + k);
-            // SAFETY: bounds-checked.
-            unsafe {
-                if self.needs(wk) {
-                    self.add(wk, g * self.value(xk));
-                }
-                if self.needs(xk) {
-                    self.add(xk, g * self.value(wk));
-                }
-            }
-        }
-    }
 }
 
 /// The second-order sweep's adjoints: a value and `K` tangents per node, kept only for the
@@ -643,36 +613,6 @@ impl<const K: usize> Adjoints<Dual<K>> for DualAdjoints<'_, K> {
             self.adj_v[k] += d.v;
             for (a, t) in self.adj_t[k].iter_mut().zip(d.t) {
                 *a += t;
-            }
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn add_product(&mut self, k: u32, g: Dual<K>, other: Dual<K>) {
-        // SAFETY: bounds-checked.
-        unsafe { self.add(k, g * other) };
-    }
-
-    #[inline(always)]
-    unsafe fn add_range(&mut self, start: u32, len: u32, g: Dual<K>) {
-        for k in start..start + len {
-            // SAFETY: bounds-checked.
-            unsafe { self.add(k, g) };
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn add_dot(&mut self, g: Dual<K>, w: u32, x: u32, len: u32) {
-        for k in 0..len {
-            let (wk, xk) = (w + k, x + k);
-            // SAFETY: bounds-checked.
-            unsafe {
-                if self.needs(wk) {
-                    self.add(wk, g * self.value(xk));
-                }
-                if self.needs(xk) {
-                    self.add(xk, g * self.value(wk));
-                }
             }
         }
     }

@@ -211,22 +211,4 @@ impl<'t> Adjoints<Var<'t>> for Recorder<'t> {
             self.parts[k as usize].push(Part::Product(g.id32(), other.id32()));
         }
     }
-
-    unsafe fn add_range(&mut self, start: u32, len: u32, g: Var<'t>) {
-        for k in start..start + len {
-            // SAFETY: the contract of this impl.
-            unsafe { self.add(k, g) };
-        }
-    }
-
-    unsafe fn add_dot(&mut self, g: Var<'t>, w: u32, x: u32, len: u32) {
-        for k in 0..len {
-            // SAFETY: the contract of this impl.
-            unsafe {
-                let (wk, xk) = (self.value(w + k), self.value(x + k));
-                self.add_product(w + k, g, xk);
-                self.add_product(x + k, g, wk);
-            }
-        }
-    }
 }

@@ -28,6 +28,18 @@ fn scratch() -> Tape {
     SCRATCH.take().unwrap_or_default()
 }
 
+/// Panics unless the direction `v` has the point's length.
+#[track_caller]
+fn same_length(what: &str, point: &[f64], v: &[f64]) {
+    if v.len() != point.len() {
+        panic!(
+            "{what} needs a direction v of the point's length, got a point of {} and v of {}",
+            point.len(),
+            v.len()
+        );
+    }
+}
+
 fn give_back(mut tape: Tape) {
     tape.clear();
     SCRATCH.set(Some(tape));
@@ -100,13 +112,7 @@ pub fn hvp<F>(f: F, point: &[f64], v: &[f64]) -> Vec<f64>
 where
     F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
 {
-    if v.len() != point.len() {
-        panic!(
-            "tapegrad::hvp needs a direction v of the point's length, got a point of {} and v of {}",
-            point.len(),
-            v.len()
-        );
-    }
+    same_length("tapegrad::hvp", point, v);
     let tape = scratch();
     let x = tape.vars(point);
     let y = f(&tape, &x);
@@ -137,13 +143,7 @@ pub fn jvp<F>(f: F, x: &[f64], v: &[f64]) -> (f64, f64)
 where
     F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
 {
-    if v.len() != x.len() {
-        panic!(
-            "tapegrad::jvp needs a direction v of the point's length, got a point of {} and v of {}",
-            x.len(),
-            v.len()
-        );
-    }
+    same_length("tapegrad::jvp", x, v);
     let tape = scratch();
     let xs = tape.vars(x);
     let y = f(&tape, &xs);

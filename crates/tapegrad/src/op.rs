@@ -269,7 +269,7 @@ unsafe fn list(operands: &[u32], at: u32, len: u32) -> &[u32] {
 ///
 /// [`Var::backward`]: crate::Var::backward
 /// [`Var::grad`]: crate::Var::grad
-pub(crate) trait Adjoints<T> {
+pub(crate) trait Adjoints<T: Real> {
     /// Whether a node whose adjoint is exactly 0 may be skipped: only where every value and
     /// local derivative is finite, so its contributions (±0) cannot change a sum.
     fn skips_zero(&self) -> bool;
@@ -297,22 +297,46 @@ pub(crate) trait Adjoints<T> {
     /// # Safety
     ///
     /// As [`Adjoints::value`].
-    unsafe fn add_product(&mut self, k: u32, g: T, other: T);
+    #[inline(always)]
+    unsafe fn add_product(&mut self, k: u32, g: T, other: T) {
+        // SAFETY: the caller's contract.
+        unsafe { self.add(k, g * other) };
+    }
 
     /// Adds `g` to the adjoints of nodes `start .. start + len`.
     ///
     /// # Safety
     ///
     /// The range holds operands of a node this sweep visits.
-    unsafe fn add_range(&mut self, start: u32, len: u32, g: T);
+    #[inline(always)]
+    unsafe fn add_range(&mut self, start: u32, len: u32, g: T) {
+        for k in start..start + len {
+            // SAFETY: the caller's contract.
+            unsafe { self.add(k, g) };
+        }
+    }
 
     /// The backward of Σ wₖ·xₖ over the runs `w ..` and `x ..`: adds g·xₖ to wₖ, then g·wₖ
-    /// to xₖ, for each k in order.
+    /// to xₖ, for each k in order (skipping the operands not [`Adjoints::needs`]).
     ///
     /// # Safety
     ///
     /// As [`Adjoints::add_range`], for both runs.
-    unsafe fn add_dot(&mut self, g: T, w: u32, x: u32, len: u32);
+    #[inline(always)]
+    unsafe fn add_dot(&mut self, g: T, w: u32, x: u32, len: u32) {
+        for k in 0..len {
+            let (wk, xk) = (w + k, x + k);
+            // SAFETY: the caller's contract.
+            unsafe {
+                if self.needs(wk) {
+                    self.add_product(wk, g, self.value(xk));
+                }
+                if self.needs(xk) {
+                    self.add_product(xk, g, self.value(wk));
+                }
+            }
+        }
+    }
 }
 
 /// Binary operations on two recorded nodes.

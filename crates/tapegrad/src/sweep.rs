@@ -229,12 +229,6 @@ impl Adjoints<f64> for Buffer<'_> {
     }
 
     #[inline(always)]
-    unsafe fn add_product(&mut self, k: u32, g: f64, other: f64) {
-        // SAFETY: the contract above.
-        unsafe { self.add(k, g * other) };
-    }
-
-    #[inline(always)]
     unsafe fn add_range(&mut self, start: u32, len: u32, g: f64) {
         let s = start as usize;
         // SAFETY: the contract above, for every id of the range.

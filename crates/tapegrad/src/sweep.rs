@@ -134,12 +134,19 @@ fn reverse_loop<const CLEAN: bool, const CHECKED: bool>(
         i -= 1;
         let g = buf.grads[i];
         if CLEAN && g == 0.0 {
-            // Dead ReLUs and inactive samples leave long runs of zero adjoints. A zero node
-            // adds nothing, so when the 8 nodes below are zero now they are final too: skip
-            // them as a block, which the branch predictor handles far better than one
-            // unpredictable test per node.
+            // Dead ReLUs and inactive samples leave runs of zero adjoints. A zero node adds
+            // nothing, so when the nodes below are zero now they are final too: skip them 8
+            // at a time, then 4 and 2, fixed steps the branch predictor handles far better
+            // than one unpredictable test per node. The 4 and 2 steps matter in training,
+            // where the runs are shorter and change from step to step.
             while i >= 8 && all_zero(&buf.grads[i - 8..i]) {
                 i -= 8;
+            }
+            if i >= 4 && all_zero(&buf.grads[i - 4..i]) {
+                i -= 4;
+            }
+            if i >= 2 && all_zero(&buf.grads[i - 2..i]) {
+                i -= 2;
             }
             continue;
         }

@@ -326,7 +326,7 @@ mod tests {
             (vec!["--noise", "-0.5"], "0 or more"),
             (vec!["--optimizer", "rmsprop"], "possible values"),
             (vec!["--stepz", "3"], "unexpected argument"),
-            // Negative counts got clap's "unexpected argument '-5' found" (issue 15).
+            // Negative counts got clap's "unexpected argument '-5' found".
             (vec!["--steps", "-5"], "negative"),
             (vec!["--seed", "-1"], "negative"),
             (vec!["--threads", "-1"], "negative"),

@@ -15,7 +15,7 @@ fn moons(args: &[&str]) -> Output {
 
 #[test]
 fn a_learning_rate_that_blows_up_the_loss_warns_and_exits_3() {
-    // Issue 15: `--lr 100` ended at loss 1.2e14, accuracy 50 %, exit 0 and no warning.
+    // Regression: `--lr 100` ended at loss 1.2e14, accuracy 50 %, exit 0 and no warning.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = moons(&["-q", "--lr", "100", "--samples", "40", "--out", s(&out)]);
@@ -44,7 +44,7 @@ fn a_learning_rate_that_blows_up_the_loss_warns_and_exits_3() {
 
 #[test]
 fn data_that_overflows_is_blamed_not_the_learning_rate() {
-    // Issue 15: `--noise 1e308` was blamed on the learning rate.
+    // Regression: `--noise 1e308` was blamed on the learning rate.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = moons(&["-q", "--noise", "1e308", "--out", s(&out)]);
@@ -61,7 +61,7 @@ fn data_that_overflows_is_blamed_not_the_learning_rate() {
 
 #[test]
 fn a_diverged_run_leaves_no_folder_not_even_its_parents() {
-    // Issue 15: a diverged run left an empty --out folder behind.
+    // Regression: a diverged run left an empty --out folder behind.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a/b/out");
     let o = moons(&["-q", "--lr", "1e300", "--steps", "5", "--out", s(&out)]);
@@ -72,7 +72,7 @@ fn a_diverged_run_leaves_no_folder_not_even_its_parents() {
 
 #[test]
 fn steps_zero_without_a_model_is_refused() {
-    // Issue 15: `--steps 0` without --load replaced out/ with an untrained model.
+    // Regression: `--steps 0` without --load replaced out/ with an untrained model.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = moons(&["--steps", "0", "--out", s(&out)]);
@@ -84,7 +84,7 @@ fn steps_zero_without_a_model_is_refused() {
 
 #[test]
 fn negative_counts_get_an_invalid_value_message() {
-    // Issue 15: clap said "unexpected argument '-5' found".
+    // Regression: clap said "unexpected argument '-5' found".
     for (flag, value) in [
         ("--steps", "-5"),
         ("--seed", "-1"),
@@ -106,7 +106,7 @@ fn negative_counts_get_an_invalid_value_message() {
 
 #[test]
 fn numbers_stay_readable_at_any_magnitude_and_one_step_is_singular() {
-    // Issue 15: `--lr 1e308` printed 300 digits per line, `--lr 1e-300` printed zeros,
+    // Regression: `--lr 1e308` printed 300 digits per line, `--lr 1e-300` printed zeros,
     // and "1 steps".
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -139,7 +139,7 @@ fn numbers_stay_readable_at_any_magnitude_and_one_step_is_singular() {
 
 #[test]
 fn a_load_error_names_the_path_once() {
-    // Issue 15: "cannot load the model `p`: model file I/O failed: p: No such file".
+    // Regression: "cannot load the model `p`: model file I/O failed: p: No such file".
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.json");
     let o = moons(&["--load", s(&missing)]);
@@ -150,7 +150,7 @@ fn a_load_error_names_the_path_once() {
 
 #[test]
 fn an_out_that_is_a_file_is_named_as_such() {
-    // Issue 16: `--out out/model.json` said "File exists (os error 17)".
+    // Regression: `--out out/model.json` said "File exists (os error 17)".
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("model.json");
     std::fs::write(&file, "{}").unwrap();
@@ -166,7 +166,7 @@ fn an_out_that_is_a_file_is_named_as_such() {
 
 #[test]
 fn outputs_are_replaced_all_together_or_not_at_all() {
-    // Issue 15: with loss.svg a folder, metrics.csv and model.json were already replaced
+    // Regression: with loss.svg a folder, metrics.csv and model.json were already replaced
     // when the run failed.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -208,7 +208,7 @@ fn outputs_are_replaced_all_together_or_not_at_all() {
 
 #[test]
 fn load_alone_evaluates_without_touching_the_training_run() {
-    // Issue 13: `--load out/model.json` alone trained 100 more steps. Issue 16: evaluating
+    // Regression: `--load out/model.json` alone trained 100 more steps. And evaluating
     // into the training folder replaced metrics.csv with its header and loss.svg with an
     // empty plot.
     let dir = tempfile::tempdir().unwrap();

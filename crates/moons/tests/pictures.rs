@@ -1,6 +1,6 @@
 //! What the pictures show: graph.svg sized to its content in the DOT's font with edges from
-//! the boxes' sides (issue 15), the boundary's legend (issue 15), and a mesh that shrinks as
-//! the model grows so that drawing stays cheap (issue 17).
+//! the boxes' sides, the boundary's legend, and a mesh that shrinks as
+//! the model grows so that drawing stays cheap.
 
 use moons::graph::{dot_to_svg, model_neuron_dot};
 use moons::plot::{
@@ -16,7 +16,7 @@ fn num(n: &roxmltree::Node, attr: &str) -> f64 {
 
 #[test]
 fn graph_svg_fits_its_content_in_the_dots_font_with_edges_from_the_sides() {
-    // Issue 15: 2,741 × 444 px for four records, ~376 px boxes for ~200 px of text, 100 px
+    // Regression: 2,741 × 444 px for four records, ~376 px boxes for ~200 px of text, 100 px
     // blank at the bottom, Times instead of the Helvetica the DOT asks for, and edges
     // leaving from the middle of the "grad" cell.
     let model = mlp::Mlp::new(2, &[16, 16, 1], 1337);
@@ -118,7 +118,7 @@ fn graph_svg_fits_its_content_in_the_dots_font_with_edges_from_the_sides() {
 
 #[test]
 fn the_boundary_legend_says_which_colour_is_which_label() {
-    // Issue 15: "outer/inner moon" could not be mapped to the picture.
+    // Regression: "outer/inner moon" could not be mapped to the picture.
     let data = mlp::datasets::two_moons(20, 0.1, 2);
     let model = mlp::Mlp::new(2, &[8, 1], 2);
     let plot = boundary_svg(&model, &data, "t").unwrap();
@@ -135,7 +135,7 @@ fn the_boundary_legend_says_which_colour_is_which_label() {
 
 #[test]
 fn the_mesh_shrinks_as_the_model_grows() {
-    // Issue 17: `--hidden 2000,2000 --steps 2` trained in 0.97 s, then spent 30 s drawing.
+    // Regression: `--hidden 2000,2000 --steps 2` trained in 0.97 s, then spent 30 s drawing.
     assert_eq!(mesh_columns(337), MESH_COLUMNS);
     let largest = (moons::limits::MEMORY_LIMIT / 8) as usize;
     let mut previous = MESH_COLUMNS;
@@ -170,7 +170,7 @@ fn the_mesh_shrinks_as_the_model_grows() {
 
 #[test]
 fn loss_axis_labels_stay_short_at_any_magnitude() {
-    // Issue 15: numbers readable at any magnitude; a loss of 1e14 printed 15-digit tick labels.
+    // Regression: numbers readable at any magnitude; a loss of 1e14 printed 15-digit tick labels.
     let rows: Vec<moons::StepRow> = [1.17, 1e4, 1e9, 1.2e14, 1.1e14]
         .iter()
         .enumerate()

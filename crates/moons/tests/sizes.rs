@@ -1,4 +1,4 @@
-//! Sizes a user can type are checked before anything is allocated (issue 16: `--samples
+//! Sizes a user can type are checked before anything is allocated (a regression: `--samples
 //! 18446744073709551615` panicked with "capacity overflow", `--samples 1000000000` aborted on
 //! a 24 GB allocation, `--hidden 100000,100000` ran for seconds before the allocator killed
 //! it).

@@ -36,7 +36,6 @@ struct Buffers {
     state: Vec<u8>,
     adj_v: Vec<f64>,
     adj_t: Vec<f64>,
-    grads: Vec<f64>,
 }
 
 thread_local! {
@@ -230,8 +229,9 @@ impl Tape {
     /// assert_eq!(tape.jvp(&[f, g], &x, &[1.0, 10.0]), vec![32.0, -9.0]);
     /// ```
     ///
-    /// An entry of `wrt` is an input: its tangent is its direction, whatever nodes it was
-    /// computed from. Outputs that do not depend on `wrt` get 0.
+    /// An entry of `wrt` that was computed from other nodes gets its direction added to the
+    /// tangent they give it, so the result is the reverse sweep's Σ gᵢvᵢ. Outputs that do not
+    /// depend on `wrt` get 0.
     ///
     /// # Panics
     ///
@@ -245,19 +245,15 @@ impl Tape {
             return Vec::new();
         };
         with_buffers(|b| {
-            let _ = self.tangent_sweep::<1>(
-                root,
-                wrt,
-                |j| Some([v[j]]),
-                wrt.len(),
-                &mut b.tangents,
-                &mut b.state,
-            );
-            outputs
-                .iter()
-                .map(|o| tangent(&b.state, b.tangents.as_chunks::<1>().0, o.index())[0])
-                .collect()
+            self.jvp_sweep(root, wrt, v, b);
+            outputs.iter().map(|o| jvp_of(b, o.index())).collect()
         })
+    }
+
+    /// One tangent sweep along `v` up to `root`, for [`Tape::jvp`] and [`Var::jvp`].
+    fn jvp_sweep(&self, root: usize, wrt: &[Var<'_>], v: &[f64], b: &mut Buffers) {
+        let dir = |j: usize| Some([v[j]]);
+        let _ = self.tangent_sweep::<1>(root, wrt, dir, wrt.len(), &mut b.tangents, &mut b.state);
     }
 
     /// The Jacobian's rows in forward mode, `K` inputs per tangent sweep.
@@ -356,13 +352,10 @@ impl Tape {
                 }
             } else {
                 for (row, o) in rows.iter_mut().zip(outputs) {
-                    let r = o.index();
-                    b.grads.clear();
-                    b.grads.resize(r + 1, 0.0);
-                    // Only the checked sweep can fail.
-                    let _ = self.sweep::<false>(r as u32, &mut b.grads);
-                    for (entry, x) in row.iter_mut().zip(wrt) {
-                        *entry = b.grads.get(x.index()).copied().unwrap_or(0.0);
+                    // `backward` reuses the tape's gradient buffer: no allocation per row.
+                    let g = o.backward();
+                    for (entry, &x) in row.iter_mut().zip(wrt) {
+                        *entry = g[x];
                     }
                 }
             }
@@ -400,7 +393,12 @@ impl<'t> Var<'t> {
     #[track_caller]
     pub fn jvp(self, wrt: &[Var<'t>], v: &[f64]) -> f64 {
         check_lengths("Var::jvp", wrt.len(), v.len());
-        self.tape().jvp(&[self], wrt, v)[0]
+        let tape = self.tape();
+        check_all(tape, wrt, "Var::jvp");
+        with_buffers(|b| {
+            tape.jvp_sweep(self.index(), wrt, v, b);
+            jvp_of(b, self.index())
+        })
     }
 
     /// The Hessian of this node with respect to `wrt`, times `v`: Σⱼ ∂²self/∂wrtᵢ∂wrtⱼ · vⱼ for
@@ -469,6 +467,15 @@ impl<'t> Var<'t> {
             .wrt_all(wrt)
     }
 
+    /// The Hessian the recorded way: [`Var::grad`], then one [`Var::backward`] per entry
+    /// (reverse over reverse, PyTorch's double backward); it records on the tape.
+    pub(crate) fn recorded_hessian(self, wrt: &[Var<'t>]) -> Vec<Vec<f64>> {
+        self.grad(wrt)
+            .iter()
+            .map(|gi| gi.backward().wrt_all(wrt))
+            .collect()
+    }
+
     /// The Hessian of this node with respect to `wrt`: `h[i][j]` = ∂²self/∂wrtᵢ∂wrtⱼ, from
     /// ⌈n/16⌉ forward-over-reverse sweeps (16 directions each), with nothing recorded.
     ///
@@ -506,10 +513,7 @@ impl<'t> Var<'t> {
         if rows.iter().flatten().all(|h| h.is_finite()) {
             return rows;
         }
-        self.grad(wrt)
-            .iter()
-            .map(|gi| gi.backward().wrt_all(wrt))
-            .collect()
+        self.recorded_hessian(wrt)
     }
 }
 
@@ -520,6 +524,11 @@ fn unit<const K: usize>(j: usize, start: usize) -> Option<[f64; K]> {
     let mut d = [0.0; K];
     d[lane] = 1.0;
     Some(d)
+}
+
+/// Node `k`'s tangent after a [`Tape::jvp_sweep`].
+fn jvp_of(b: &Buffers, k: usize) -> f64 {
+    tangent(&b.state, b.tangents.as_chunks::<1>().0, k)[0]
 }
 
 /// Grows `buf` to at least `len` numbers; what it holds is stale, written before it is read.

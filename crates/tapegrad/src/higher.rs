@@ -21,9 +21,7 @@ thread_local! {
 
 /// This thread's scratch tape, empty (a fresh one if a caller up the stack holds it: a closure
 /// may call `hvp` itself). The functions below take it, record on it and hand it back with
-/// [`give_back`], inline rather than through a closure, so `#[track_caller]` reaches the
-/// caller's line when a check fails (a panic leaves the kept tape behind; the next call makes
-/// a new one).
+/// [`give_back`] (a panic leaves the kept tape behind; the next call makes a new one).
 fn scratch() -> Tape {
     SCRATCH.take().unwrap_or_default()
 }
@@ -38,6 +36,29 @@ fn same_length(what: &str, point: &[f64], v: &[f64]) {
             v.len()
         );
     }
+}
+
+/// Records `f` at `point` on the scratch tape, checks that it returned a node of that tape
+/// (`what` names the check; here, outside `then`, so that `#[track_caller]` reports the
+/// caller's line), and hands the result and the leaves to `then`.
+#[track_caller]
+fn on_scratch<F, R>(
+    what: &str,
+    f: F,
+    point: &[f64],
+    then: impl for<'t> FnOnce(Var<'t>, &[Var<'t>]) -> R,
+) -> R
+where
+    F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
+{
+    let tape = scratch();
+    let x = tape.vars(point);
+    let y = f(&tape, &x);
+    tape.check(&y, what);
+    let out = then(y, &x);
+    drop(x);
+    give_back(tape);
+    out
 }
 
 fn give_back(mut tape: Tape) {
@@ -68,26 +89,23 @@ pub fn hessian<F>(f: F, point: &[f64]) -> Vec<Vec<f64>>
 where
     F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
 {
-    let tape = scratch();
-    let x = tape.vars(point);
-    let y = f(&tape, &x);
-    tape.check(&y, "tapegrad::hessian (as the closure's result)");
-    let h = y.hessian(&x);
-    give_back(tape);
-    h
+    on_scratch(
+        "tapegrad::hessian (as the closure's result)",
+        f,
+        point,
+        |y, x| y.hessian(x),
+    )
 }
 
-/// The value of `f` at `point` and its Hessian, recorded on `tape` (which may hold nodes
-/// already): what [`hessian`] and the second-order check both need.
+/// The value of `f` at `point` and its Hessian the recorded way (reverse over reverse), on
+/// `tape` (which may hold nodes already): the second-order check's reference.
 pub(crate) fn value_and_hessian<F>(tape: &Tape, f: F, point: &[f64]) -> (f64, Vec<Vec<f64>>)
 where
     F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
 {
     let x = tape.vars(point);
     let y = f(tape, &x);
-    let g = y.grad(&x);
-    let rows = g.iter().map(|gi| gi.backward().wrt_all(&x)).collect();
-    (y.value(), rows)
+    (y.value(), y.recorded_hessian(&x))
 }
 
 /// The Hessian of `f` at `point` times the vector `v`: Σⱼ (∂²f / ∂xᵢ∂xⱼ)·vⱼ for each `i`,
@@ -113,13 +131,12 @@ where
     F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
 {
     same_length("tapegrad::hvp", point, v);
-    let tape = scratch();
-    let x = tape.vars(point);
-    let y = f(&tape, &x);
-    tape.check(&y, "tapegrad::hvp (as the closure's result)");
-    let hv = y.hvp(&x, v);
-    give_back(tape);
-    hv
+    on_scratch(
+        "tapegrad::hvp (as the closure's result)",
+        f,
+        point,
+        |y, x| y.hvp(x, v),
+    )
 }
 
 /// The value of `f` at `x` and its directional derivative ∇f(x)·v, from one recording and one
@@ -144,13 +161,9 @@ where
     F: for<'t> Fn(&'t Tape, &[Var<'t>]) -> Var<'t>,
 {
     same_length("tapegrad::jvp", x, v);
-    let tape = scratch();
-    let xs = tape.vars(x);
-    let y = f(&tape, &xs);
-    tape.check(&y, "tapegrad::jvp (as the closure's result)");
-    let out = (y.value(), y.jvp(&xs, v));
-    give_back(tape);
-    out
+    on_scratch("tapegrad::jvp (as the closure's result)", f, x, |y, xs| {
+        (y.value(), y.jvp(xs, v))
+    })
 }
 
 /// The Jacobian of a function with several outputs at `x`: `j[k][i]` = ∂fₖ/∂xᵢ, one row per

@@ -197,6 +197,12 @@ pub fn decision_runs(model: &Mlp, bounds: Bounds, columns: usize, rows: usize) -
 /// The most data points `boundary.svg` draws: past this, a deterministic, evenly spread
 /// sample of them (see [`drawn_points`]), so that the file stays a few hundred kilobytes
 /// whatever `--samples` is. The decision regions are computed the same way for any count.
+///
+/// ```
+/// use moons::plot::{MAX_DRAWN_POINTS, drawn_points};
+/// assert_eq!(MAX_DRAWN_POINTS, 2000);
+/// assert_eq!(drawn_points(MAX_DRAWN_POINTS + 1).len(), MAX_DRAWN_POINTS);
+/// ```
 pub const MAX_DRAWN_POINTS: usize = 2000;
 
 /// Which of `n` points the boundary picture draws: all of them up to [`MAX_DRAWN_POINTS`],

@@ -402,9 +402,10 @@ impl BinOp {
     #[inline(always)]
     #[track_caller]
     unsafe fn backward<T: Real, A: Adjoints<T>>(self, a: u32, b: u32, g: T, y: T, adj: &mut A) {
+        // Asking first skips the half of the rule whose operand wants no adjoint: `Var::grad`
+        // then records no dead nodes for it, and the second-order sweep computes no dual
+        // product for it.
         // SAFETY: the caller's contract.
-        // Asking first lets the compiler drop the unused half of the rule: in forward over
-        // reverse one operand of a product is often a node the directions do not reach.
         unsafe {
             let (x1, x2) = (adj.value(a), adj.value(b));
             match (adj.needs(a), adj.needs(b)) {

@@ -48,6 +48,9 @@ mod private {
         /// Which lanes a masked add updates: `bool` for `f64`, a flag per lane for lanes.
         type Mask: Copy;
 
+        /// Whether this is a lane number (even of one lane): anomalies then name a lane.
+        const LANED: bool;
+
         /// `f` applied to each lane.
         fn map(self, f: impl Fn(f64) -> f64) -> Self;
 
@@ -206,6 +209,7 @@ pub trait Number: sealed::Sealed + Storage + fmt::Display + Send + Sync {
 
 impl Storage for f64 {
     type Mask = bool;
+    const LANED: bool = false;
 
     #[inline(always)]
     fn map(self, f: impl Fn(f64) -> f64) -> Self {
@@ -501,6 +505,7 @@ impl<const N: usize> Field for Lanes<N> {
 impl<const N: usize> Storage for Lanes<N> {
     /// All ones in a live lane, 0 elsewhere: an and-or select, which vectorizes.
     type Mask = [u64; N];
+    const LANED: bool = true;
 
     #[inline(always)]
     fn map(self, f: impl Fn(f64) -> f64) -> Self {

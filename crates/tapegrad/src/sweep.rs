@@ -127,7 +127,7 @@ impl<T: Number> Tape<T> {
 fn first_bad_lane<T: Number>(x: T) -> (f64, Option<usize>) {
     let lane = x.non_finite_bits().trailing_zeros() as usize;
     let lane = lane.min(T::LANES - 1);
-    (x.lane(lane), (T::LANES > 1).then_some(lane))
+    (x.lane(lane), T::LANED.then_some(lane))
 }
 
 /// The loop of [`Tape::sweep`], over nodes `0..=root` (the slices' length) with the root's

@@ -63,6 +63,9 @@ mod private {
         /// Each lane's bits shifted left by one, or-ed: 0 exactly when every lane is ±0.
         fn zero_bits(self) -> u64;
 
+        /// Whether every lane is ±0.
+        fn is_zero(self) -> bool;
+
         /// The lanes a node whose adjoint is `g` must update: those where `g` is not ±0, and
         /// those in `dirty` (lanes with a non-finite value or local derivative, where the
         /// scalar sweep skips no zero), and whether that is all of them. `None` when there
@@ -226,6 +229,11 @@ impl Storage for f64 {
     #[inline(always)]
     fn zero_bits(self) -> u64 {
         self.to_bits() << 1
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        // A comparison, where the bit test costs a shift more per node.
+        self == 0.0
     }
     #[inline(always)]
     fn live(g: Self, dirty: bool) -> Option<(bool, bool)> {
@@ -526,6 +534,10 @@ impl<const N: usize> Storage for Lanes<N> {
     #[inline(always)]
     fn zero_bits(self) -> u64 {
         self.0.iter().fold(0, |acc, x| acc | (x.to_bits() << 1))
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self.zero_bits() == 0
     }
     #[inline(always)]
     fn live(g: Self, dirty: [u64; N]) -> Option<([u64; N], bool)> {

@@ -157,7 +157,7 @@ fn reverse_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
     while i > 0 {
         i -= 1;
         let g = buf.grads[i];
-        if CLEAN && g.zero_bits() == 0 {
+        if CLEAN && g.is_zero() {
             // Dead ReLUs and inactive samples leave runs of zero adjoints. A zero node adds
             // nothing, so when the nodes below are zero now they are final too: skip them 8
             // at a time, then 4 and 2, fixed steps the branch predictor handles far better

@@ -1,0 +1,92 @@
+//! Lane tapes: `Tape<Lanes<N>>` runs one recording on N samples, and lane `l` of every value and
+//! gradient must have the bits a `Tape<f64>` gives on lane `l`'s numbers.
+//!
+//! Each test records the same code on a lane tape and, once per lane, on a scalar tape, and
+//! compares: random programs over every operation in `lanes/programs.rs`; kinks and poles in
+//! some lanes only, and padding lanes, in `lanes/edges.rs`; anomalies, reuse after `clear` and
+//! DOT output in `lanes/diagnostics.rs`; misuse in `lanes/misuse.rs`.
+
+mod diagnostics;
+mod edges;
+mod misuse;
+mod programs;
+
+use tapegrad::{Lanes, Number, Tape, Var};
+
+use crate::util::same;
+
+/// Lane `l` of every number in `got` is [`same`] as `want[l]`, the scalar run's numbers for
+/// that lane: bit for bit, with any NaN matching any NaN (as `util::same`: payloads are no
+/// part of the contract).
+#[track_caller]
+pub fn assert_lane_same<T: Number>(got: &[T], lane: usize, want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    for (k, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let g = g.lane(lane);
+        assert!(
+            same(g, w),
+            "{what}[{k}], lane {lane}: lane tape gave {g:?} ({:#018x}), scalar tape {w:?} ({:#018x})",
+            g.to_bits(),
+            w.to_bits()
+        );
+    }
+}
+
+/// The numbers of lane `l` of each input: what the scalar run of lane `l` gets.
+pub fn lane_of<const N: usize>(inputs: &[Lanes<N>], l: usize) -> Vec<f64> {
+    inputs.iter().map(|x| x.lane(l)).collect()
+}
+
+/// Records `f` on a fresh tape of `T` over `inputs` (leaves recorded with `Tape::vars`), and
+/// returns the values and gradients of the nodes `f` hands back, the root last.
+pub fn values_and_grads<T: Number>(
+    inputs: &[T],
+    f: impl for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Vec<Var<'t, T>>,
+) -> (Vec<T>, Vec<T>) {
+    let tape = Tape::<T>::new();
+    let xs = tape.vars(inputs);
+    let nodes = f(&tape, &xs);
+    let root = *nodes.last().expect("a root");
+    let g = root.backward();
+    (
+        nodes.iter().map(|v| v.value()).collect(),
+        nodes.iter().map(|&v| g[v]).collect(),
+    )
+}
+
+/// Runs `f` on a lane tape, and on a scalar tape once per lane, and asserts every value and
+/// gradient `f` hands back is the same lane by lane. Returns the lane run's (values, grads).
+#[track_caller]
+pub fn assert_lanes_match_scalar<const N: usize>(
+    inputs: &[Lanes<N>],
+    f: impl for<'t> Fn(&'t Tape<Lanes<N>>, &[Var<'t, Lanes<N>>]) -> Vec<Var<'t, Lanes<N>>>,
+    g: impl for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Vec<Var<'t, f64>>,
+    what: &str,
+) -> (Vec<Lanes<N>>, Vec<Lanes<N>>) {
+    let (values, grads) = values_and_grads(inputs, f);
+    for l in 0..N {
+        let (want_values, want_grads) = values_and_grads(&lane_of(inputs, l), &g);
+        assert_lane_same(&values, l, &want_values, &format!("{what}: value"));
+        assert_lane_same(&grads, l, &want_grads, &format!("{what}: gradient"));
+    }
+    (values, grads)
+}
+
+#[test]
+fn lanes_arithmetic_is_elementwise_and_sum_runs_in_lane_order() {
+    let a = Lanes::new([1e16, 1.0, -1e16, 1.0]);
+    let b = Lanes::new([2.0, -0.0, 0.5, f64::INFINITY]);
+    let pairs = |f: fn(f64, f64) -> f64| Lanes::<4>::from_fn(|i| f(a.lane(i), b.lane(i)));
+    assert_eq!((a + b).to_array(), pairs(|x, y| x + y).to_array());
+    assert_eq!((a - b).to_array(), pairs(|x, y| x - y).to_array());
+    assert_eq!((a * b).to_array(), pairs(|x, y| x * y).to_array());
+    let q = (a / b).to_array();
+    assert!(q.iter().zip(pairs(|x, y| x / y).to_array()).all(|(&g, w)| same(g, w)));
+    assert_eq!((a * 3.0).to_array(), a.to_array().map(|x| x * 3.0));
+    assert_eq!((-b).to_array().map(f64::to_bits), b.to_array().map(|x| (-x).to_bits()));
+    // ((1e16 + 1) − 1e16) + 1 = 1 in lane order; pairwise it would be 0.
+    let in_order = a.to_array().iter().skip(1).fold(a.lane(0), |s, &x| s + x);
+    assert_eq!(a.sum(), in_order);
+    assert_eq!(a.sum(), 1.0);
+    assert_eq!(Lanes::<3>::default().to_array().map(f64::to_bits), [0; 3]);
+}

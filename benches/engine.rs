@@ -59,7 +59,7 @@ fn bench_chain(c: &mut Criterion) {
         // Only when the benchmark ran (a filter may have skipped it, leaving the tape empty).
         if !anomaly && !tape.is_empty() {
             // The tape's own buffers, then with the gradient buffer backward keeps for reuse.
-            let fresh = Tape::with_capacity(n);
+            let fresh = Tape::<f64>::with_capacity(n);
             eprintln!(
                 "chain: {} nodes; {:.1} bytes per node on the tape, {:.1} with the gradients",
                 tape.len(),

@@ -199,7 +199,7 @@ fn run_new_refuses_mixed_tapes() {
     assert!(Run::new(&[b, c]).is_some());
     assert!(Run::new(&[c, b]).is_none());
     assert!(Run::new(&[b, b]).is_none());
-    assert!(Run::new(&[]).is_none());
+    assert!(Run::<f64>::new(&[]).is_none());
 }
 
 #[test]
@@ -278,7 +278,7 @@ fn neuron_with_too_many_weights() {
 fn neuron_of_nothing() {
     // No inputs still needs the bias.
     let tape = Tape::new();
-    let empty = tape.run(&[]);
+    let empty = tape.run(&[] as &[f64]);
     let _ = tape.neuron(empty, empty, Activation::Sigmoid);
 }
 

@@ -119,7 +119,7 @@ impl Activation {
     /// the output (`activation_derivatives_read_only_the_output` checks it).
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn derivative<T: Real>(self, g: T, y: T) -> T {
+    pub(crate) fn derivative<T: crate::number::Field>(self, g: T, y: T) -> T {
         match self {
             Activation::Relu => UnOp::Relu.derivative(g, y, y),
             Activation::Tanh => UnOp::Tanh.derivative(g, y, y),

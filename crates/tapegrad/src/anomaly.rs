@@ -19,6 +19,28 @@ pub struct Anomaly {
     pub kind: AnomalyKind,
     /// The node that produced the non-finite number.
     pub node: NodeInfo,
+    /// On a lane tape (`Tape<Lanes<N>>`), the first lane where the number is not finite (the
+    /// numbers in `kind` are that lane's); `None` on a `Tape<f64>`.
+    pub lane: Option<usize>,
+}
+
+impl Anomaly {
+    /// The first lane in which the number is not finite, on a lane tape; `None` on a
+    /// `Tape<f64>`.
+    ///
+    /// ```
+    /// use tapegrad::{Lanes, Tape};
+    ///
+    /// let tape = Tape::<Lanes<4>>::new();
+    /// let x = tape.var(Lanes::new([1.0, 2.0, -1.0, 3.0]));
+    /// let err = x.ln().backward_checked().unwrap_err(); // ln(-1) in lane 2
+    /// assert_eq!(err.lane(), Some(2));
+    /// assert!(err.to_string().contains("lane 2"));
+    /// assert_eq!(Tape::new().var(-1.0).ln().backward_checked().unwrap_err().lane(), None);
+    /// ```
+    pub fn lane(&self) -> Option<usize> {
+        self.lane
+    }
 }
 
 /// The two ways a backward pass can meet a non-finite number.
@@ -94,6 +116,9 @@ impl fmt::Display for Anomaly {
                 "the backward of {} gave its operand node #{operand} a non-finite gradient {gradient}",
                 self.node
             )?,
+        }
+        if let Some(lane) = self.lane {
+            write!(f, ", in lane {lane}")?;
         }
         if self.node.location.is_none() {
             write!(

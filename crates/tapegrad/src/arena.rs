@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::Location;
 
+use crate::number::Number;
 use crate::op::{Op, OperandBounds};
 use crate::var::Var;
 
@@ -62,16 +63,16 @@ pub const MAX_NODES: usize = u32::MAX as usize;
 /// ([`MAX_NODES`] unless [`Tape::set_node_limit`] lowered it), and operations panic when given
 /// a [`Var`] of another tape. Checks run before anything is written, so the tape stays
 /// consistent after a caught panic.
-pub struct Tape {
+pub struct Tape<T: Number = f64> {
     // Interior mutability without a borrow flag: every access goes through `Tape::with`.
-    inner: UnsafeCell<Inner>,
+    inner: UnsafeCell<Inner<T>>,
 }
 
 /// The tape's storage. Its fields are private to this module, so [`Tape::push`] and
 /// [`Tape::push_leaves`] are the only code that writes an operation.
-pub(crate) struct Inner {
+pub(crate) struct Inner<T> {
     /// One value per node: its length is the tape's.
-    values: Vec<f64>,
+    values: Vec<T>,
     /// One operation per node, and past the tape's length `Leaf`s or stale operations that
     /// are never read: it is kept at least as long as `values` has capacity (`fit_ops`), so a
     /// push writes an initialized slot and one length (`values`'), not two.
@@ -82,9 +83,9 @@ pub(crate) struct Inner {
     /// Where each node was recorded, while anomaly detection is on (`None` before it was on).
     locations: Vec<Option<&'static Location<'static>>>,
     detect_anomaly: bool,
-    /// Set once an operation with a pole (ln, sqrt, recip, division, powers) records a
-    /// non-finite local derivative; see the sweep.
-    dirty: bool,
+    /// Bit `l` set once an operation with a pole (ln, sqrt, recip, division, powers) records
+    /// a non-finite local derivative in lane `l`; see the sweep.
+    dirty: u64,
     limit: usize,
     /// Pushes that fit without the slow path: `min(capacity of values, length of ops, limit)`,
     /// or the current length while anomaly detection is on, so the hot path has a single
@@ -95,7 +96,7 @@ pub(crate) struct Inner {
     /// A reachability buffer for the sweep over a dirty tape.
     pub(crate) reached: Vec<bool>,
     /// A gradient buffer handed back by a dropped `Grads`, so backward does not allocate.
-    spare: Vec<f64>,
+    spare: Vec<T>,
 }
 
 /// The id `Inner::push_slow` returns for a refused push: no node has it, since a tape holds
@@ -126,7 +127,7 @@ impl Refused {
     }
 }
 
-impl Inner {
+impl<T: Number> Inner<T> {
     fn update_room(&mut self) {
         self.room = if self.detect_anomaly {
             self.values.len()
@@ -151,7 +152,7 @@ impl Inner {
         &mut self,
         admitted: bool,
         words: [u64; 2],
-        value: f64,
+        value: T,
         here: &'static Location<'static>,
     ) -> u32 {
         let id = self.values.len();
@@ -202,18 +203,18 @@ impl Inner {
 
     /// The values, operations and side list of nodes `0..=root`, for the sweep.
     #[inline(always)]
-    pub(crate) fn nodes(&self, root: usize) -> (&[f64], &[Op], &[u32]) {
+    pub(crate) fn nodes(&self, root: usize) -> (&[T], &[Op], &[u32]) {
         (&self.values[..=root], &self.ops[..=root], &self.operands)
     }
 
     /// The values of nodes `start .. start + len`, if they exist.
     #[inline(always)]
-    pub(crate) fn run_values(&self, start: u32, len: usize) -> Option<&[f64]> {
+    pub(crate) fn run_values(&self, start: u32, len: usize) -> Option<&[T]> {
         self.values
             .get(start as usize..(start as usize).checked_add(len)?)
     }
 
-    pub(crate) fn value(&self, id: u32) -> Option<f64> {
+    pub(crate) fn value(&self, id: u32) -> Option<T> {
         self.values.get(id as usize).copied()
     }
 
@@ -225,8 +226,8 @@ impl Inner {
         &self.operands
     }
 
-    /// Whether some node recorded a non-finite local derivative.
-    pub(crate) fn dirty(&self) -> bool {
+    /// The lanes where some node recorded a non-finite local derivative.
+    pub(crate) fn dirty(&self) -> u64 {
         self.dirty
     }
 
@@ -260,13 +261,13 @@ unsafe fn write_words(slot: *mut Op, words: [u64; 2]) {
     }
 }
 
-impl Default for Tape {
+impl<T: Number> Default for Tape<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl fmt::Debug for Tape {
+impl<T: Number> fmt::Debug for Tape<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tape").field("len", &self.len()).finish()
     }
@@ -279,12 +280,23 @@ pub(crate) fn foreign_var(what: &str) -> ! {
     panic!("tapegrad: {what} was given a Var recorded on another tape")
 }
 
-impl Tape {
+impl<T: Number> Tape<T> {
     /// An empty tape.
     ///
+    /// The number its nodes carry is inferred from what is recorded: `tape.var(2.0)` makes a
+    /// `Tape<f64>`, `Tape::<Lanes<8>>::new()` a lane tape. Rust does not fall back on the
+    /// default `f64` in expressions, so a tape on which nothing is recorded names its type.
+    ///
     /// ```
-    /// let tape = tapegrad::Tape::new();
-    /// assert!(tape.is_empty());
+    /// use tapegrad::{Lanes, Tape};
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.var(2.0); // a Tape<f64> from here on
+    /// assert_eq!(tape.len(), 1);
+    ///
+    /// let lanes = Tape::<Lanes<8>>::new();
+    /// let empty: Tape = Tape::new(); // `Tape` in a type is `Tape<f64>`
+    /// assert!(lanes.is_empty() && empty.is_empty());
     /// ```
     pub fn new() -> Self {
         Self::with_capacity(0)
@@ -293,10 +305,12 @@ impl Tape {
     /// An empty tape with room for `nodes` nodes before it reallocates.
     ///
     /// ```
-    /// let tape = tapegrad::Tape::with_capacity(1024);
+    /// let tape: tapegrad::Tape = tapegrad::Tape::with_capacity(1024);
     /// assert_eq!(tape.len(), 0);
     /// ```
     pub fn with_capacity(nodes: usize) -> Self {
+        // Evaluated here, so a lane count the masks cannot hold fails to compile.
+        let _ = T::LANES;
         let mut tape = Tape {
             inner: UnsafeCell::new(Inner {
                 values: Vec::with_capacity(nodes),
@@ -305,7 +319,7 @@ impl Tape {
                 labels: BTreeMap::new(),
                 locations: Vec::new(),
                 detect_anomaly: false,
-                dirty: false,
+                dirty: 0,
                 limit: MAX_NODES,
                 room: 0,
                 reached: Vec::new(),
@@ -343,7 +357,7 @@ impl Tape {
     /// The most nodes this tape may hold (see [`Tape::set_node_limit`]).
     ///
     /// ```
-    /// assert_eq!(tapegrad::Tape::new().node_limit(), tapegrad::MAX_NODES);
+    /// assert_eq!(tapegrad::Tape::<f64>::new().node_limit(), tapegrad::MAX_NODES);
     /// ```
     pub fn node_limit(&self) -> usize {
         self.with(|t| t.limit)
@@ -357,7 +371,7 @@ impl Tape {
     /// fail runs before `with`, or the closure returns a `Result` and the caller panics once
     /// `with` has returned. Indexing that could fail uses `get`.
     #[inline(always)]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner<T>) -> R) -> R {
         // SAFETY: `Tape` is not `Sync`, so only this thread can reach `inner`, and by the rule
         // above no other access to it starts while `f` runs: this is the only `&mut Inner`.
         f(unsafe { &mut *self.inner.get() })
@@ -381,17 +395,22 @@ impl Tape {
     /// A binary node costs 24 bytes: its value and a 16-byte operation with two `u32` ids.
     ///
     /// ```
-    /// let tape = tapegrad::Tape::with_capacity(100);
+    /// use tapegrad::{Lanes, Tape};
+    ///
+    /// let tape = Tape::<f64>::with_capacity(100);
     /// assert!(tape.memory_bytes() >= 100 * 24);
+    /// // A lane node's value is N numbers; its operation is shared by the lanes.
+    /// let lanes = Tape::<Lanes<8>>::with_capacity(100);
+    /// assert!(lanes.memory_bytes() >= 100 * (16 + 8 * 8));
     /// ```
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
         self.with(|t| {
-            t.values.capacity() * size_of::<f64>()
+            t.values.capacity() * size_of::<T>()
                 + t.ops.capacity() * size_of::<Op>()
                 + t.operands.capacity() * size_of::<u32>()
                 + t.locations.capacity() * size_of::<Option<&Location<'_>>>()
-                + t.spare.capacity() * size_of::<f64>()
+                + t.spare.capacity() * size_of::<T>()
                 + t.reached.capacity()
                 + t.scratch.capacity() * size_of::<u32>()
         })
@@ -400,7 +419,7 @@ impl Tape {
     /// Whether no node has been recorded.
     ///
     /// ```
-    /// assert!(tapegrad::Tape::new().is_empty());
+    /// assert!(tapegrad::Tape::<f64>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -445,7 +464,7 @@ impl Tape {
         t.operands.clear();
         t.labels.clear();
         t.locations.clear();
-        t.dirty = false;
+        t.dirty = 0;
         t.update_room();
     }
 
@@ -476,7 +495,7 @@ impl Tape {
     /// Whether anomaly detection is on.
     ///
     /// ```
-    /// assert!(!tapegrad::Tape::new().detects_anomaly());
+    /// assert!(!tapegrad::Tape::<f64>::new().detects_anomaly());
     /// ```
     pub fn detects_anomaly(&self) -> bool {
         self.with(|t| t.detect_anomaly)
@@ -488,7 +507,7 @@ impl Tape {
     /// indexing sound, and panics if not, or if the tape is full.
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn push(&self, op: Op, value: f64) -> Var<'_> {
+    pub(crate) fn push(&self, op: Op, value: T) -> Var<'_, T> {
         let here = Location::caller();
         // Inlined, so the check and the words fold for the `op` each caller builds. A refusal
         // comes back as an id no node has rather than as an `Option`: measured, that keeps a
@@ -537,19 +556,20 @@ impl Tape {
         }
     }
 
-    /// [`Tape::push`] for an operation with a pole; `factors_finite` says whether its local
-    /// derivatives are finite at this point (if not, the sweep stops skipping zeros).
+    /// [`Tape::push`] for an operation with a pole; `non_finite` has bit `l` set where its
+    /// local derivatives are not finite in lane `l` (the sweep then stops skipping zeros
+    /// there).
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn push_with_pole(&self, op: Op, value: f64, factors_finite: bool) -> Var<'_> {
+    pub(crate) fn push_with_pole(&self, op: Op, value: T, non_finite: u64) -> Var<'_, T> {
         let v = self.push(op, value);
-        self.with(|t| t.dirty |= !factors_finite);
+        self.with(|t| t.dirty |= non_finite);
         v
     }
 
     /// Records a leaf per value and returns the first id.
     #[track_caller]
-    pub(crate) fn push_leaves(&self, values: &[f64]) -> u32 {
+    pub(crate) fn push_leaves(&self, values: &[T]) -> u32 {
         let here = Location::caller();
         let pushed = self.with(|t| {
             let start = t.values.len();
@@ -608,7 +628,7 @@ impl Tape {
 
     /// Node `id`'s value.
     #[track_caller]
-    pub(crate) fn value_of(&self, id: u32) -> f64 {
+    pub(crate) fn value_of(&self, id: u32) -> T {
         self.with(|t| t.value(id))
             .unwrap_or_else(|| Refused::BadOperand.panic())
     }
@@ -624,14 +644,14 @@ impl Tape {
     }
 
     /// Takes the spare gradient buffer, zeroed, of length `n`.
-    pub(crate) fn take_buffer(&self, n: usize) -> Vec<f64> {
+    pub(crate) fn take_buffer(&self, n: usize) -> Vec<T> {
         let mut g = self.with(|t| std::mem::take(&mut t.spare));
         g.clear();
-        g.resize(n, 0.0);
+        g.resize(n, T::default());
         g
     }
 
-    pub(crate) fn give_back_buffer(&self, buf: Vec<f64>) {
+    pub(crate) fn give_back_buffer(&self, buf: Vec<T>) {
         let old = self.with(|t| {
             if buf.capacity() > t.spare.capacity() {
                 std::mem::replace(&mut t.spare, buf)

@@ -187,7 +187,7 @@ impl Tape {
         adj_v[root] = 1.0;
         self.with(|t| {
             let (vals, ops, operands) = t.nodes(root);
-            let clean = finite && !t.dirty();
+            let clean = finite && t.dirty() == 0;
             let mut adj = DualAdjoints {
                 vals,
                 tangents: tan,
@@ -560,10 +560,6 @@ struct Gather<'a, const K: usize> {
 }
 
 impl<const K: usize> Adjoints<f64> for Gather<'_, K> {
-    fn skips_zero(&self) -> bool {
-        false
-    }
-
     #[inline(always)]
     fn needs(&self, k: u32) -> bool {
         self.state[k as usize] & TANGENT != 0
@@ -596,11 +592,6 @@ struct DualAdjoints<'a, const K: usize> {
 }
 
 impl<const K: usize> Adjoints<Dual<K>> for DualAdjoints<'_, K> {
-    fn skips_zero(&self) -> bool {
-        // A zero adjoint value can carry non-zero tangents.
-        false
-    }
-
     #[inline(always)]
     fn needs(&self, k: u32) -> bool {
         self.state[k as usize] & FEEDS != 0

@@ -181,11 +181,6 @@ impl<'t> Recorder<'t> {
 /// Every id is an operand of a node at most the root, so all indexing here is in bounds; it is
 /// checked all the same (these methods record nodes, which costs far more).
 impl<'t> Adjoints<Var<'t>> for Recorder<'t> {
-    fn skips_zero(&self) -> bool {
-        // A zero adjoint can still have non-zero derivatives.
-        false
-    }
-
     #[inline]
     fn needs(&self, k: u32) -> bool {
         // Nodes that feed no entry of `wrt` get no adjoint: recording their part of a rule

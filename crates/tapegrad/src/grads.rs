@@ -2,6 +2,7 @@ use std::fmt;
 use std::ops::Index;
 
 use crate::arena::{Tape, foreign_var};
+use crate::number::Number;
 use crate::run::Run;
 use crate::var::Var;
 
@@ -26,16 +27,20 @@ use crate::var::Var;
 /// # Panics
 ///
 /// Indexing with a `Var` of another tape panics.
-pub struct Grads<'t> {
-    tape: &'t Tape,
-    grads: Vec<f64>,
+pub struct Grads<'t, T: Number = f64> {
+    tape: &'t Tape<T>,
+    grads: Vec<T>,
+    /// What indexing returns for a node recorded after the root.
+    zero: T,
 }
 
-static ZERO: f64 = 0.0;
-
-impl<'t> Grads<'t> {
-    pub(crate) fn new(tape: &'t Tape, grads: Vec<f64>) -> Self {
-        Grads { tape, grads }
+impl<'t, T: Number> Grads<'t, T> {
+    pub(crate) fn new(tape: &'t Tape<T>, grads: Vec<T>) -> Self {
+        Grads {
+            tape,
+            grads,
+            zero: T::default(),
+        }
     }
 
     /// d root / d `v`; the same as `grads[v]`.
@@ -47,7 +52,7 @@ impl<'t> Grads<'t> {
     /// ```
     #[inline]
     #[track_caller]
-    pub fn wrt(&self, v: Var<'t>) -> f64 {
+    pub fn wrt(&self, v: Var<'t, T>) -> T {
         self[v]
     }
 
@@ -60,7 +65,7 @@ impl<'t> Grads<'t> {
     /// assert_eq!(y.backward().wrt_all(&w), vec![2.0, 1.0]);
     /// ```
     #[track_caller]
-    pub fn wrt_all(&self, vars: &[Var<'t>]) -> Vec<f64> {
+    pub fn wrt_all(&self, vars: &[Var<'t, T>]) -> Vec<T> {
         vars.iter().map(|&v| self[v]).collect()
     }
 
@@ -80,7 +85,7 @@ impl<'t> Grads<'t> {
     ///
     /// If `first` belongs to another tape.
     #[track_caller]
-    pub fn copy_run(&self, first: Var<'t>, out: &mut [f64]) {
+    pub fn copy_run(&self, first: Var<'t, T>, out: &mut [T]) {
         if !std::ptr::eq(self.tape, first.tape()) {
             foreign_var("Grads::copy_run");
         }
@@ -88,7 +93,7 @@ impl<'t> Grads<'t> {
         let end = (start + out.len()).min(self.grads.len());
         let n = end - start;
         out[..n].copy_from_slice(&self.grads[start..end]);
-        out[n..].fill(0.0);
+        out[n..].fill(T::default());
     }
 
     /// The gradients of a [`Run`]'s nodes, in order.
@@ -104,8 +109,8 @@ impl<'t> Grads<'t> {
     ///
     /// If the run belongs to another tape.
     #[track_caller]
-    pub fn wrt_run(&self, run: Run<'t>) -> Vec<f64> {
-        let mut out = vec![0.0; run.len()];
+    pub fn wrt_run(&self, run: Run<'t, T>) -> Vec<T> {
+        let mut out = vec![T::default(); run.len()];
         if !run.is_empty() {
             self.copy_run(run.get(0), &mut out);
         } else if !std::ptr::eq(self.tape, run.tape()) {
@@ -115,7 +120,7 @@ impl<'t> Grads<'t> {
     }
 
     /// The tape these gradients are of.
-    pub(crate) fn tape(&self) -> &'t Tape {
+    pub(crate) fn tape(&self) -> &'t Tape<T> {
         self.tape
     }
 
@@ -131,7 +136,7 @@ impl<'t> Grads<'t> {
     /// tape.clear();
     /// assert_eq!(grads[at], 6.0);
     /// ```
-    pub fn into_vec(mut self) -> Vec<f64> {
+    pub fn into_vec(mut self) -> Vec<T> {
         std::mem::take(&mut self.grads)
     }
 
@@ -143,31 +148,31 @@ impl<'t> Grads<'t> {
     /// let y = x * 3.0;
     /// assert_eq!(y.backward().as_slice(), &[3.0, 1.0]);
     /// ```
-    pub fn as_slice(&self) -> &[f64] {
+    pub fn as_slice(&self) -> &[T] {
         &self.grads
     }
 }
 
-impl<'t> Index<Var<'t>> for Grads<'t> {
-    type Output = f64;
+impl<'t, T: Number> Index<Var<'t, T>> for Grads<'t, T> {
+    type Output = T;
 
     #[inline]
     #[track_caller]
-    fn index(&self, v: Var<'t>) -> &f64 {
+    fn index(&self, v: Var<'t, T>) -> &T {
         if !std::ptr::eq(self.tape, v.tape()) {
             foreign_var("indexing Grads");
         }
-        self.grads.get(v.index()).unwrap_or(&ZERO)
+        self.grads.get(v.index()).unwrap_or(&self.zero)
     }
 }
 
-impl Drop for Grads<'_> {
+impl<T: Number> Drop for Grads<'_, T> {
     fn drop(&mut self) {
         self.tape.give_back_buffer(std::mem::take(&mut self.grads));
     }
 }
 
-impl fmt::Debug for Grads<'_> {
+impl<T: Number> fmt::Debug for Grads<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Grads")
             .field("len", &self.grads.len())

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::arena::{Refused, Tape, foreign_var};
 use crate::grads::Grads;
+use crate::number::Number;
 use crate::op::Op;
 
 /// Escapes text for a field of a DOT record label, so any string gives DOT that Graphviz
@@ -26,6 +27,15 @@ fn escape(s: &str) -> String {
 
 /// Four decimals, as micrograd draws them, or four significant decimals with an exponent where
 /// fixed notation would print hundreds of digits or only zeros.
+/// A node's number: one, or a lane tape's lanes in brackets.
+fn numbers<T: Number>(v: T) -> String {
+    if T::LANES == 1 {
+        return number(v.lane(0));
+    }
+    let lanes: Vec<String> = (0..T::LANES).map(|l| number(v.lane(l))).collect();
+    format!("[{}]", lanes.join(", "))
+}
+
 fn number(v: f64) -> String {
     if v == 0.0 || !v.is_finite() || (1e-4..1e6).contains(&v.abs()) {
         format!("{v:.4}")
@@ -34,7 +44,7 @@ fn number(v: f64) -> String {
     }
 }
 
-pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> String {
+pub(crate) fn to_dot<T: Number>(tape: &Tape<T>, root: u32, grads: Option<&Grads<'_, T>>) -> String {
     if let Some(g) = grads
         && !std::ptr::eq(g.tape(), tape)
     {
@@ -65,13 +75,13 @@ pub(crate) fn to_dot(tape: &Tape, root: u32, grads: Option<&Grads<'_>>) -> Strin
         });
         let (op, value) = node.unwrap_or_else(|| Refused::BadOperand.panic());
         let grad = grads.map_or(String::new(), |g| {
-            let gi = g.as_slice().get(i).copied().unwrap_or(0.0);
-            format!(" | grad {}", number(gi))
+            let gi = g.as_slice().get(i).copied().unwrap_or_default();
+            format!(" | grad {}", numbers(gi))
         });
         let _ = writeln!(
             out,
             "  n{i} [shape=record, label=\"{{ {label} | data {}{grad} }}\"];",
-            number(value)
+            numbers(value)
         );
         if let Some(op) = op {
             let _ = writeln!(out, "  n{i}op [label=\"{}\"];", escape(&op.describe()));

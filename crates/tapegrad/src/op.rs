@@ -12,7 +12,7 @@
 //! [`Var`]: crate::Var
 
 pub(crate) use crate::activation::Activation;
-use crate::real::Real;
+use crate::number::{Field, Number, Storage};
 
 /// One recorded node's operation. Operands are node ids on the same tape, always smaller than
 /// the id of the node that uses them ([`Tape`](crate::Tape)'s push checks it). 16 bytes, so a
@@ -105,7 +105,7 @@ impl Op {
     /// one that `adj` accepts (see [`Adjoints`]).
     #[inline(always)]
     #[track_caller]
-    pub(crate) unsafe fn backward<T: Real, A: Adjoints<T>>(
+    pub(crate) unsafe fn backward<T: Field, A: Adjoints<T>>(
         self,
         g: T,
         y: T,
@@ -147,7 +147,7 @@ impl Op {
                 Op::NeuronRange { act, w, x, len } => {
                     let gz = act.derivative(g, y);
                     // A dead ReLU: what `affine(..).relu()` skips as a zero-gradient node.
-                    if adj.skips_zero() && gz.value() == 0.0 {
+                    if !adj.restrict(gz) {
                         return;
                     }
                     adj.add_dot(gz, w, x, len);
@@ -269,10 +269,15 @@ unsafe fn list(operands: &[u32], at: u32, len: u32) -> &[u32] {
 ///
 /// [`Var::backward`]: crate::Var::backward
 /// [`Var::grad`]: crate::Var::grad
-pub(crate) trait Adjoints<T: Real> {
-    /// Whether a node whose adjoint is exactly 0 may be skipped: only where every value and
-    /// local derivative is finite, so its contributions (±0) cannot change a sum.
-    fn skips_zero(&self) -> bool;
+pub(crate) trait Adjoints<T: Field> {
+    /// Before a fused node's contributions: whether any lane of its adjoint through the
+    /// activation, `gz`, is to be added (not a zero one where zeros are skipped). The lane
+    /// sweep keeps adding only in those lanes.
+    #[inline(always)]
+    fn restrict(&mut self, gz: T) -> bool {
+        let _ = gz;
+        true
+    }
 
     /// Whether node `k`'s adjoint is wanted at all; [`Adjoints::add`] ignores the others.
     fn needs(&self, k: u32) -> bool;
@@ -365,7 +370,7 @@ impl BinOp {
 
     /// y = a ∘ b.
     #[inline(always)]
-    pub(crate) fn forward(self, a: f64, b: f64) -> f64 {
+    pub(crate) fn forward<T: Storage>(self, a: T, b: T) -> T {
         match self {
             BinOp::Add => a + b,
             BinOp::Sub => a - b,
@@ -378,7 +383,7 @@ impl BinOp {
     /// The contributions (to a, to b) for upstream adjoint `g`, given the output `y`.
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn derivative<T: Real>(self, g: T, a: T, b: T, y: T) -> (T, T) {
+    pub(crate) fn derivative<T: Field>(self, g: T, a: T, b: T, y: T) -> (T, T) {
         match self {
             BinOp::Add => (g, g),
             BinOp::Sub => (g, -g),
@@ -401,7 +406,7 @@ impl BinOp {
     /// As [`Op::backward`].
     #[inline(always)]
     #[track_caller]
-    unsafe fn backward<T: Real, A: Adjoints<T>>(self, a: u32, b: u32, g: T, y: T, adj: &mut A) {
+    unsafe fn backward<T: Field, A: Adjoints<T>>(self, a: u32, b: u32, g: T, y: T, adj: &mut A) {
         // Asking first skips the half of the rule whose operand wants no adjoint: `Var::grad`
         // then records no dead nodes for it, and the second-order sweep computes no dual
         // product for it.
@@ -468,21 +473,21 @@ macro_rules! unary_ops {
                 }
             }
 
-            /// y = f(x).
+            /// y = f(x), lane by lane.
             #[inline(always)]
-            pub(crate) fn forward(self, x: f64) -> f64 {
+            pub(crate) fn forward<T: Storage>(self, x: T) -> T {
                 match self {
-                    $(UnOp::$Variant => {
-                        let $x = x;
-                        $forward
-                    })*
+                    $(UnOp::$Variant => x.map(
+                        #[inline(always)]
+                        |$x: f64| $forward,
+                    ),)*
                 }
             }
 
             /// dy/dx·g for upstream adjoint `g`, given the input `x` and the output `y`.
             #[inline(always)]
             #[track_caller]
-            pub(crate) fn derivative<T: Real>(self, g: T, x: T, y: T) -> T {
+            pub(crate) fn derivative<T: Field>(self, g: T, x: T, y: T) -> T {
                 match self {
                     $(UnOp::$Variant => {
                         let ($g, $dx, $y) = (g, x, y);
@@ -542,7 +547,7 @@ unary_ops! {
     // sgn is a constant mask, so abs'' = 0.
     Abs "abs",
         forward |x| x.abs(),
-        derivative |g, x, _| g * sgn(x.value()),
+        derivative |g, x, _| g.mul_sgn(x),
         pole false;
     // PyTorch's reciprocal rule: -g·y².
     Recip "recip",
@@ -565,20 +570,6 @@ unary_ops! {
         forward |x| x.cosh(),
         derivative |g, x, _| g * x.sinh(),
         pole false;
-}
-
-/// PyTorch's `sgn`: 0 at ±0 (`f64::signum(0.0)` is 1), NaN at NaN.
-#[inline(always)]
-fn sgn(x: f64) -> f64 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else if x == 0.0 {
-        0.0
-    } else {
-        x
-    }
 }
 
 /// xᵉ as PyTorch computes it: the exponents ½ and −½ as `sqrt` and `1/sqrt` (so
@@ -618,22 +609,22 @@ pub(crate) enum ScalarOp {
 impl ScalarOp {
     /// y = x ∘ c.
     #[inline(always)]
-    pub(crate) fn forward(self, x: f64, c: f64) -> f64 {
+    pub(crate) fn forward<T: Storage>(self, x: T, c: f64) -> T {
         match self {
             ScalarOp::AddConst => x + c,
-            ScalarOp::SubFrom => c - x,
+            ScalarOp::SubFrom => x.rsub(c),
             ScalarOp::MulConst => x * c,
             ScalarOp::DivConst => x / c,
-            ScalarOp::DivInto => c / x,
-            ScalarOp::Powf => powf(x, c),
-            ScalarOp::Powi => x.powi(c as i32),
+            ScalarOp::DivInto => x.map(|x| c / x),
+            ScalarOp::Powf => x.map(|x| powf(x, c)),
+            ScalarOp::Powi => x.map(|x| x.powi(c as i32)),
         }
     }
 
     /// dy/dx·g for upstream adjoint `g`, given `x`, the constant `c` and the output `y`.
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn derivative<T: Real>(self, g: T, x: T, c: f64, y: T) -> T {
+    pub(crate) fn derivative<T: Field>(self, g: T, x: T, c: f64, y: T) -> T {
         match self {
             ScalarOp::AddConst => g,
             ScalarOp::SubFrom => -g,
@@ -666,14 +657,14 @@ impl ScalarOp {
         }
     }
 
-    /// Whether dy/dx is finite here (the constant counts as a factor for `x·c`).
+    /// The lanes where dy/dx is not finite (the constant counts as a factor for `x·c`).
     #[inline(always)]
-    pub(crate) fn factor_finite(self, x: f64, c: f64, y: f64) -> bool {
+    pub(crate) fn factor_non_finite<T: Number>(self, x: T, c: f64, y: T) -> u64 {
         match self {
-            ScalarOp::AddConst | ScalarOp::SubFrom => true,
-            ScalarOp::MulConst => c.is_finite(),
+            ScalarOp::AddConst | ScalarOp::SubFrom => 0,
+            ScalarOp::MulConst => T::splat(c).non_finite_bits(),
             ScalarOp::DivConst | ScalarOp::DivInto | ScalarOp::Powf | ScalarOp::Powi => {
-                self.derivative(1.0, x, c, y).is_finite()
+                self.derivative(T::splat(1.0), x, c, y).non_finite_bits()
             }
         }
     }

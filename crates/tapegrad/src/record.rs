@@ -3,14 +3,15 @@
 use std::borrow::Borrow;
 
 use crate::arena::{Refused, Tape, foreign_var};
+use crate::number::{Number, Storage};
 use crate::op::{Activation, Op};
 use crate::run::Run;
 use crate::var::Var;
 
-impl Tape {
+impl<T: Number> Tape<T> {
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn check(&self, v: &Var<'_>, what: &str) {
+    pub(crate) fn check(&self, v: &Var<'_, T>, what: &str) {
         if !std::ptr::eq(self, v.tape()) {
             foreign_var(what);
         }
@@ -26,7 +27,7 @@ impl Tape {
     /// ```
     #[inline]
     #[track_caller]
-    pub fn var(&self, value: f64) -> Var<'_> {
+    pub fn var(&self, value: T) -> Var<'_, T> {
         self.push(Op::Leaf, value)
     }
 
@@ -41,7 +42,7 @@ impl Tape {
     /// assert_eq!(s.backward().wrt_all(&xs), vec![1.0, 1.0, 1.0]);
     /// ```
     #[track_caller]
-    pub fn vars(&self, values: &[f64]) -> Vec<Var<'_>> {
+    pub fn vars(&self, values: &[T]) -> Vec<Var<'_, T>> {
         let mut out = Vec::with_capacity(values.len());
         self.extend_vars(&mut out, values);
         out
@@ -57,7 +58,7 @@ impl Tape {
     /// assert_eq!(xs.len(), 3);
     /// ```
     #[track_caller]
-    pub fn extend_vars<'t>(&'t self, out: &mut Vec<Var<'t>>, values: &[f64]) {
+    pub fn extend_vars<'t>(&'t self, out: &mut Vec<Var<'t, T>>, values: &[T]) {
         out.reserve(values.len());
         let start = self.push_leaves(values) as usize;
         out.extend(
@@ -89,16 +90,16 @@ impl Tape {
     ///
     /// If an operand belongs to another tape, or the tape is full.
     #[track_caller]
-    pub fn sum<'t, I>(&'t self, terms: I) -> Var<'t>
+    pub fn sum<'t, I>(&'t self, terms: I) -> Var<'t, T>
     where
         I: IntoIterator,
-        I::Item: Borrow<Var<'t>>,
+        I::Item: Borrow<Var<'t, T>>,
     {
         // The ids are collected into the tape's scratch buffer, taken out while the iterator
         // (user code, which may record nodes or even call `sum`) runs.
         let mut ids = self.with(|t| std::mem::take(&mut t.scratch));
         ids.clear();
-        let mut value = 0.0;
+        let mut value = T::default();
         for (k, v) in terms.into_iter().enumerate() {
             let v = *v.borrow();
             self.check(&v, "Tape::sum");
@@ -144,7 +145,7 @@ impl Tape {
     /// If `w` and `x` differ in length, an operand belongs to another tape, or the tape is
     /// full.
     #[track_caller]
-    pub fn dot<'t>(&'t self, w: &[Var<'t>], x: &[Var<'t>]) -> Var<'t> {
+    pub fn dot<'t>(&'t self, w: &[Var<'t, T>], x: &[Var<'t, T>]) -> Var<'t, T> {
         if w.len() != x.len() {
             panic!(
                 "tapegrad: Tape::dot needs operands of equal length, got {} weights and {} inputs",
@@ -153,7 +154,7 @@ impl Tape {
             );
         }
         // The arithmetic of `dot_value`.
-        let mut value = [0.0f64; 4];
+        let mut value = [T::default(); 4];
         let mut w_run = true;
         let mut x_run = true;
         for (k, (wk, xk)) in w.iter().zip(x).enumerate() {
@@ -161,7 +162,7 @@ impl Tape {
             self.check(xk, "Tape::dot");
             w_run &= wk.id32() == w[0].id32().wrapping_add(k as u32);
             x_run &= xk.id32() == x[0].id32().wrapping_add(k as u32);
-            value[k % 4] += wk.value() * xk.value();
+            value[k % 4] = value[k % 4] + wk.value() * xk.value();
         }
         let value = (value[0] + value[1]) + (value[2] + value[3]);
         let len = w.len() as u32;
@@ -195,7 +196,7 @@ impl Tape {
     ///
     /// If the tape is full.
     #[track_caller]
-    pub fn run(&self, values: &[f64]) -> Run<'_> {
+    pub fn run(&self, values: &[T]) -> Run<'_, T> {
         let start = self.push_leaves(values);
         Run::from_parts(self, start, values.len() as u32)
     }
@@ -217,7 +218,7 @@ impl Tape {
     /// If the runs differ in length, either belongs to another tape, or the tape is full.
     #[inline]
     #[track_caller]
-    pub fn dot_run<'t>(&'t self, w: Run<'t>, x: Run<'t>) -> Var<'t> {
+    pub fn dot_run<'t>(&'t self, w: Run<'t, T>, x: Run<'t, T>) -> Var<'t, T> {
         self.fused_run(w, x, None, "Tape::dot_run")
     }
 
@@ -241,7 +242,7 @@ impl Tape {
     /// If `w.len() != x.len() + 1`, either run belongs to another tape, or the tape is full.
     #[inline]
     #[track_caller]
-    pub fn affine<'t>(&'t self, w: Run<'t>, x: Run<'t>) -> Var<'t> {
+    pub fn affine<'t>(&'t self, w: Run<'t, T>, x: Run<'t, T>) -> Var<'t, T> {
         self.fused_run(w, x, Some(Activation::Identity), "Tape::affine")
     }
 
@@ -271,7 +272,7 @@ impl Tape {
     /// As [`Tape::affine`].
     #[inline]
     #[track_caller]
-    pub fn neuron<'t>(&'t self, w: Run<'t>, x: Run<'t>, act: Activation) -> Var<'t> {
+    pub fn neuron<'t>(&'t self, w: Run<'t, T>, x: Run<'t, T>, act: Activation) -> Var<'t, T> {
         self.fused_run(w, x, Some(act), "Tape::neuron")
     }
 
@@ -281,11 +282,11 @@ impl Tape {
     #[track_caller]
     fn fused_run<'t>(
         &'t self,
-        w: Run<'t>,
-        x: Run<'t>,
+        w: Run<'t, T>,
+        x: Run<'t, T>,
         act: Option<Activation>,
         what: &str,
-    ) -> Var<'t> {
+    ) -> Var<'t, T> {
         let bias = usize::from(act.is_some());
         w.check(self, what);
         x.check(self, what);
@@ -305,7 +306,7 @@ impl Tape {
                 let (w, x) = (t.run_values(ws, n + bias)?, t.run_values(xs, n)?);
                 let (w, b) = w.split_at(n);
                 let dot = dot_slices(w, x);
-                Some(b.first().map_or(dot, |b| dot + b))
+                Some(b.first().map_or(dot, |&b| dot + b))
             },
         );
         let z = z.unwrap_or_else(|| Refused::BadOperand.panic());
@@ -319,7 +320,7 @@ impl Tape {
                     len,
                     act,
                 };
-                self.push(op, act.apply(z))
+                self.push(op, z.map(|z| act.apply(z)))
             }
         }
     }
@@ -365,18 +366,18 @@ pub fn dot_value(w: &[f64], x: &[f64]) -> f64 {
 
 /// [`dot_value`] for slices of equal length.
 #[inline(always)]
-fn dot_slices(w: &[f64], x: &[f64]) -> f64 {
+fn dot_slices<T: Storage>(w: &[T], x: &[T]) -> T {
     // Lane l adds products l, l + 4, … in order; chunks of four let it vectorize.
-    let mut acc = [0.0f64; 4];
+    let mut acc = [T::default(); 4];
     let (wc, xc) = (w.chunks_exact(4), x.chunks_exact(4));
     let (wr, xr) = (wc.remainder(), xc.remainder());
     for (a, b) in wc.zip(xc) {
         for l in 0..4 {
-            acc[l] += a[l] * b[l];
+            acc[l] = acc[l] + a[l] * b[l];
         }
     }
     for (l, (a, b)) in wr.iter().zip(xr).enumerate() {
-        acc[l] += a * b;
+        acc[l] = acc[l] + *a * *b;
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }

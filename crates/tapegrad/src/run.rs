@@ -2,6 +2,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::arena::{Tape, foreign_var};
+use crate::number::Number;
 use crate::var::Var;
 
 /// A run of consecutive nodes on one tape: a parameter vector bound with [`Tape::run`], or a
@@ -29,22 +30,22 @@ use crate::var::Var;
 /// assert_eq!(Run::new(&v).unwrap().len(), 2);
 /// ```
 #[derive(Clone, Copy)]
-pub struct Run<'t> {
-    tape: &'t Tape,
+pub struct Run<'t, T: Number = f64> {
+    tape: &'t Tape<T>,
     start: u32,
     len: u32,
 }
 
-impl fmt::Debug for Run<'_> {
+impl<T: Number> fmt::Debug for Run<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let end = self.start as usize + self.len as usize;
         write!(f, "Run({}..{end})", self.start)
     }
 }
 
-impl<'t> Run<'t> {
+impl<'t, T: Number> Run<'t, T> {
     /// Only for ids `start .. start + len` that exist on `tape`.
-    pub(crate) fn from_parts(tape: &'t Tape, start: u32, len: u32) -> Self {
+    pub(crate) fn from_parts(tape: &'t Tape<T>, start: u32, len: u32) -> Self {
         Run { tape, start, len }
     }
 
@@ -65,7 +66,7 @@ impl<'t> Run<'t> {
     /// assert!(tapegrad::Run::new(&v).is_some());
     /// assert!(tapegrad::Run::new(&[v[0], v[2]]).is_none());
     /// ```
-    pub fn new(vars: &[Var<'t>]) -> Option<Self> {
+    pub fn new(vars: &[Var<'t, T>]) -> Option<Self> {
         let first = vars.first()?;
         let tape = first.tape();
         let start = first.index() as u32;
@@ -81,7 +82,7 @@ impl<'t> Run<'t> {
     /// let tape = tapegrad::Tape::new();
     /// assert!(std::ptr::eq(tape.run(&[1.0]).tape(), &tape));
     /// ```
-    pub fn tape(&self) -> &'t Tape {
+    pub fn tape(&self) -> &'t Tape<T> {
         self.tape
     }
 
@@ -98,7 +99,7 @@ impl<'t> Run<'t> {
     /// Whether the run has no nodes.
     ///
     /// ```
-    /// let tape = tapegrad::Tape::new();
+    /// let tape = tapegrad::Tape::<f64>::new();
     /// assert!(tape.run(&[]).is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -129,7 +130,7 @@ impl<'t> Run<'t> {
     /// If `i >= self.len()`.
     #[inline]
     #[track_caller]
-    pub fn get(&self, i: usize) -> Var<'t> {
+    pub fn get(&self, i: usize) -> Var<'t, T> {
         assert!(
             i < self.len(),
             "tapegrad: index {i} out of a run of {} nodes",
@@ -153,7 +154,7 @@ impl<'t> Run<'t> {
     /// If the range is not within the run.
     #[inline]
     #[track_caller]
-    pub fn slice(&self, range: Range<usize>) -> Run<'t> {
+    pub fn slice(&self, range: Range<usize>) -> Run<'t, T> {
         assert!(
             range.start <= range.end && range.end <= self.len(),
             "tapegrad: range {range:?} out of a run of {} nodes",
@@ -174,7 +175,7 @@ impl<'t> Run<'t> {
     /// let s = tape.sum(r.iter());
     /// assert_eq!(s.value(), 3.0);
     /// ```
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Var<'t>> + use<'t> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Var<'t, T>> + use<'t, T> {
         let run = *self;
         (0..self.len()).map(move |i| run.get(i))
     }
@@ -185,13 +186,13 @@ impl<'t> Run<'t> {
     /// let tape = tapegrad::Tape::new();
     /// assert_eq!(tape.run(&[5.0, 6.0]).to_vec()[1].value(), 6.0);
     /// ```
-    pub fn to_vec(&self) -> Vec<Var<'t>> {
+    pub fn to_vec(&self) -> Vec<Var<'t, T>> {
         self.iter().collect()
     }
 
     #[inline(always)]
     #[track_caller]
-    pub(crate) fn check(&self, tape: &Tape, what: &str) {
+    pub(crate) fn check(&self, tape: &Tape<T>, what: &str) {
         if !std::ptr::eq(self.tape, tape) {
             foreign_var(what);
         }

@@ -3,9 +3,10 @@
 
 use crate::anomaly::{Anomaly, AnomalyKind, NodeInfo};
 use crate::arena::{Refused, Tape};
+use crate::number::{Number, Storage};
 use crate::op::{Adjoints, Op};
 
-impl Tape {
+impl<T: Number> Tape<T> {
     /// The reverse sweep from `root` into `grads`, which must be zeroed with length
     /// `root + 1`.
     ///
@@ -18,19 +19,25 @@ impl Tape {
     /// the loop visits what the root reaches instead, so `0·inf` still gives NaN on the paths
     /// PyTorch would visit, and unreachable nodes still get 0.
     ///
+    /// On a lane tape all of this holds lane by lane: a lane is clean when its values and
+    /// local derivatives are, and a node's contributions are added only in the lanes where
+    /// its adjoint is not 0 or the lane is not clean, so every lane gets the bits a scalar
+    /// sweep of its own numbers gives.
+    ///
     /// With `CHECKED`, it stops at the first node whose backward gives an operand a
     /// non-finite gradient and returns `(node, operand)`.
     pub(crate) fn sweep<const CHECKED: bool>(
         &self,
         root: u32,
-        grads: &mut [f64],
+        grads: &mut [T],
     ) -> Result<(), (u32, u32)> {
         let root = root as usize;
         if grads.len() != root + 1 || root >= self.len() {
             Refused::BadOperand.panic();
         }
         self.with(|t| {
-            let clean = !t.dirty() && all_finite(t.nodes(root).0);
+            let dirty = t.dirty() | T::non_finite_lanes(t.nodes(root).0);
+            let clean = dirty == 0;
             let mut reached = std::mem::take(&mut t.reached);
             if !clean {
                 reached.clear();
@@ -38,12 +45,12 @@ impl Tape {
                 reached[root] = true;
             }
             let (vals, ops, operands) = t.nodes(root);
-            grads[root] = 1.0;
+            grads[root] = T::splat(1.0);
             // One loop, compiled twice so neither copy tests `clean` per node.
             let result = if clean {
-                reverse_loop::<true, CHECKED>(vals, ops, operands, grads, &mut reached)
+                reverse_loop::<T, true, CHECKED>(vals, ops, operands, grads, &mut reached, 0)
             } else {
-                reverse_loop::<false, CHECKED>(vals, ops, operands, grads, &mut reached)
+                reverse_loop::<T, false, CHECKED>(vals, ops, operands, grads, &mut reached, dirty)
             };
             t.reached = reached;
             result
@@ -71,28 +78,31 @@ impl Tape {
     }
 
     /// The anomaly check behind [`Var::backward_checked`](crate::Var::backward_checked).
-    pub(crate) fn find_anomaly(&self, root: u32, grads: &mut [f64]) -> Result<(), Anomaly> {
+    pub(crate) fn find_anomaly(&self, root: u32, grads: &mut [T]) -> Result<(), Anomaly> {
         let seen = self.reachable(root);
         let bad_value = self.with(|t| {
             let (vals, _, _) = t.nodes(root as usize);
-            (0..=root as usize).find(|&i| seen[i] && !vals[i].is_finite())
+            (0..=root as usize).find(|&i| seen[i] && vals[i].non_finite_bits() != 0)
         });
         if let Some(i) = bad_value {
+            let (value, lane) = first_bad_lane(self.value_of(i as u32));
             return Err(Anomaly {
-                kind: AnomalyKind::Value {
-                    value: self.value_of(i as u32),
-                },
+                kind: AnomalyKind::Value { value },
                 node: self.node_info(i as u32),
+                lane,
             });
         }
-        self.sweep::<true>(root, grads)
-            .map_err(|(node, operand)| Anomaly {
+        self.sweep::<true>(root, grads).map_err(|(node, operand)| {
+            let (gradient, lane) = first_bad_lane(grads[operand as usize]);
+            Anomaly {
                 kind: AnomalyKind::Gradient {
                     operand: operand as usize,
-                    gradient: grads[operand as usize],
+                    gradient,
                 },
                 node: self.node_info(node),
-            })
+                lane,
+            }
+        })
     }
 
     /// What an anomaly report says of node `id`.
@@ -113,27 +123,38 @@ impl Tape {
     }
 }
 
+/// The first non-finite lane of `x` and its number: the lane is `None` on a scalar tape.
+fn first_bad_lane<T: Number>(x: T) -> (f64, Option<usize>) {
+    let lane = x.non_finite_bits().trailing_zeros() as usize;
+    let lane = lane.min(T::LANES - 1);
+    (x.lane(lane), (T::LANES > 1).then_some(lane))
+}
+
 /// The loop of [`Tape::sweep`], over nodes `0..=root` (the slices' length) with the root's
 /// gradient seeded. `CLEAN`: every value and local derivative is finite, so nodes with a zero
-/// adjoint are skipped; otherwise the nodes the root does not reach (`reached`) are.
+/// adjoint are skipped; otherwise the nodes the root does not reach (`reached`) are, and
+/// `dirty` has the lanes that are not clean.
 #[inline(always)]
-fn reverse_loop<const CLEAN: bool, const CHECKED: bool>(
-    vals: &[f64],
+fn reverse_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
+    vals: &[T],
     ops: &[Op],
     operands: &[u32],
-    grads: &mut [f64],
+    grads: &mut [T],
     reached: &mut [bool],
+    dirty: u64,
 ) -> Result<(), (u32, u32)> {
+    let all = T::live(T::splat(1.0), 0).unwrap_or_else(|| Refused::BadOperand.panic());
     let mut buf = Buffer {
         vals,
         grads,
-        skip_zero: CLEAN,
+        dirty,
+        live: all,
     };
     let mut i = vals.len();
     while i > 0 {
         i -= 1;
         let g = buf.grads[i];
-        if CLEAN && g == 0.0 {
+        if CLEAN && g.zero_bits() == 0 {
             // Dead ReLUs and inactive samples leave runs of zero adjoints. A zero node adds
             // nothing, so when the nodes below are zero now they are final too: skip them 8
             // at a time, then 4 and 2, fixed steps the branch predictor handles far better
@@ -153,6 +174,14 @@ fn reverse_loop<const CLEAN: bool, const CHECKED: bool>(
         if !CLEAN && !reached[i] {
             continue;
         }
+        if T::LANES > 1 {
+            // A scalar sweep of each lane skips this node where its adjoint is 0 and the
+            // lane is clean; here those lanes are masked.
+            match T::live(g, dirty) {
+                Some(live) => buf.live = live,
+                None => continue,
+            }
+        }
         let op = ops[i];
         // SAFETY: `Tape::push` stored node i only after checking that its operands are nodes
         // below i, and `vals` and `grads` both cover nodes 0..=root.
@@ -167,12 +196,12 @@ fn reverse_loop<const CLEAN: bool, const CHECKED: bool>(
     Ok(())
 }
 
-/// The first operand of `op` whose gradient is not finite.
+/// The first operand of `op` whose gradient is not finite (in some lane).
 #[cold]
-fn first_non_finite(op: Op, operands: &[u32], grads: &[f64]) -> Option<u32> {
+fn first_non_finite<T: Number>(op: Op, operands: &[u32], grads: &[T]) -> Option<u32> {
     let mut bad = None;
     op.for_each_operand(operands, |p| {
-        if bad.is_none() && !grads[p as usize].is_finite() {
+        if bad.is_none() && grads[p as usize].non_finite_bits() != 0 {
             bad = Some(p);
         }
     });
@@ -181,8 +210,8 @@ fn first_non_finite(op: Op, operands: &[u32], grads: &[f64]) -> Option<u32> {
 
 /// Whether every number in `block` is ±0, without an early exit, so it vectorizes.
 #[inline(always)]
-fn all_zero(block: &[f64]) -> bool {
-    block.iter().fold(0, |acc, g| acc | (g.to_bits() << 1)) == 0
+fn all_zero<T: Storage>(block: &[T]) -> bool {
+    block.iter().fold(0, |acc, g| acc | g.zero_bits()) == 0
 }
 
 /// Whether every value is finite.
@@ -204,18 +233,27 @@ pub(crate) fn all_finite(values: &[f64]) -> bool {
 }
 
 /// The gradient buffer of one sweep, with the values it reads.
-struct Buffer<'a> {
-    vals: &'a [f64],
-    grads: &'a mut [f64],
-    skip_zero: bool,
+struct Buffer<'a, T: Storage> {
+    vals: &'a [T],
+    grads: &'a mut [T],
+    /// The lanes that are not clean; 0 when zero adjoints are skipped everywhere.
+    dirty: u64,
+    /// The lanes the current node adds to (always all on `f64`: a node is skipped instead).
+    live: T::Mask,
 }
 
 /// The `unsafe` methods' contract: every id is an operand of a node at most the root, so it is
 /// below the root and within `vals` and `grads` (length root + 1).
-impl Adjoints<f64> for Buffer<'_> {
+impl<T: Number> Adjoints<T> for Buffer<'_, T> {
     #[inline(always)]
-    fn skips_zero(&self) -> bool {
-        self.skip_zero
+    fn restrict(&mut self, gz: T) -> bool {
+        match T::live(gz, self.dirty) {
+            Some(live) => {
+                self.live = T::both(self.live, live);
+                true
+            }
+            None => false,
+        }
     }
 
     #[inline(always)]
@@ -224,29 +262,32 @@ impl Adjoints<f64> for Buffer<'_> {
     }
 
     #[inline(always)]
-    unsafe fn value(&self, k: u32) -> f64 {
+    unsafe fn value(&self, k: u32) -> T {
         // SAFETY: the contract above.
         unsafe { *self.vals.get_unchecked(k as usize) }
     }
 
     #[inline(always)]
-    unsafe fn add(&mut self, k: u32, d: f64) {
+    unsafe fn add(&mut self, k: u32, d: T) {
         // SAFETY: the contract above.
-        unsafe { *self.grads.get_unchecked_mut(k as usize) += d };
+        let gk = unsafe { self.grads.get_unchecked_mut(k as usize) };
+        *gk = *gk + T::masked(d, self.live);
     }
 
     #[inline(always)]
-    unsafe fn add_range(&mut self, start: u32, len: u32, g: f64) {
+    unsafe fn add_range(&mut self, start: u32, len: u32, g: T) {
         let s = start as usize;
+        let g = T::masked(g, self.live);
         // SAFETY: the contract above, for every id of the range.
         for gk in unsafe { self.grads.get_unchecked_mut(s..s + len as usize) } {
-            *gk += g;
+            *gk = *gk + g;
         }
     }
 
     #[inline(always)]
-    unsafe fn add_dot(&mut self, g: f64, w: u32, x: u32, len: u32) {
+    unsafe fn add_dot(&mut self, g: T, w: u32, x: u32, len: u32) {
         let (w, x, n) = (w as usize, x as usize, len as usize);
+        let live = self.live;
         // SAFETY: the contract above, for both runs; the split keeps their slices disjoint.
         unsafe {
             let (vw, vx) = (
@@ -264,15 +305,17 @@ impl Adjoints<f64> for Buffer<'_> {
                 );
                 let (gw, gx) = if w < x { (g_lo, g_hi) } else { (g_hi, g_lo) };
                 for ((gw, gx), (&wk, &xk)) in gw.iter_mut().zip(gx).zip(vw.iter().zip(vx)) {
-                    *gw += g * xk;
-                    *gx += g * wk;
+                    *gw = *gw + T::masked(g * xk, live);
+                    *gx = *gx + T::masked(g * wk, live);
                 }
             } else {
                 // Overlapping runs (a dot of a vector with itself): one element at a time.
                 for k in 0..n {
                     let (wk, xk) = (*vw.get_unchecked(k), *vx.get_unchecked(k));
-                    *self.grads.get_unchecked_mut(w + k) += g * xk;
-                    *self.grads.get_unchecked_mut(x + k) += g * wk;
+                    let gw = self.grads.get_unchecked_mut(w + k);
+                    *gw = *gw + T::masked(g * xk, live);
+                    let gx = self.grads.get_unchecked_mut(x + k);
+                    *gx = *gx + T::masked(g * wk, live);
                 }
             }
         }

@@ -4,6 +4,7 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 use crate::anomaly::Anomaly;
 use crate::arena::Tape;
 use crate::grads::Grads;
+use crate::number::Number;
 use crate::op::{BinOp, Op, ScalarOp, UnOp};
 
 /// A handle to one scalar node on a [`Tape`].
@@ -33,13 +34,13 @@ use crate::op::{BinOp, Op, ScalarOp, UnOp};
 /// An operation on two `Var`s of different tapes panics.
 #[derive(Clone, Copy)]
 #[must_use = "a Var is a recorded node; an unused one is wasted work"]
-pub struct Var<'t> {
-    tape: &'t Tape,
+pub struct Var<'t, T: Number = f64> {
+    tape: &'t Tape<T>,
     id: u32,
-    value: f64,
+    value: T,
 }
 
-impl fmt::Debug for Var<'_> {
+impl<T: Number> fmt::Debug for Var<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Var");
         d.field("id", &self.id).field("value", &self.value);
@@ -61,7 +62,7 @@ impl fmt::Debug for Var<'_> {
 /// assert_eq!((a / 3.0).with_label("q").to_string(), "Var(data=0.6666666666666666, label=q)");
 /// assert_eq!(format!("{:.2}", a / 3.0), "Var(data=0.67)");
 /// ```
-impl fmt::Display for Var<'_> {
+impl<T: Number> fmt::Display for Var<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Var(data=")?;
         fmt::Display::fmt(&self.value, f)?;
@@ -72,9 +73,9 @@ impl fmt::Display for Var<'_> {
     }
 }
 
-impl<'t> Var<'t> {
+impl<'t, T: Number> Var<'t, T> {
     #[inline(always)]
-    pub(crate) fn new(tape: &'t Tape, id: u32, value: f64) -> Self {
+    pub(crate) fn new(tape: &'t Tape<T>, id: u32, value: T) -> Self {
         Var { tape, id, value }
     }
 
@@ -91,7 +92,7 @@ impl<'t> Var<'t> {
     /// assert!(std::ptr::eq(x.tape(), &tape));
     /// ```
     #[inline(always)]
-    pub fn tape(&self) -> &'t Tape {
+    pub fn tape(&self) -> &'t Tape<T> {
         self.tape
     }
 
@@ -115,7 +116,7 @@ impl<'t> Var<'t> {
     /// assert_eq!((tape.var(2.0) * 3.0).value(), 6.0);
     /// ```
     #[inline(always)]
-    pub fn value(&self) -> f64 {
+    pub fn value(&self) -> T {
         self.value
     }
 
@@ -158,7 +159,7 @@ impl<'t> Var<'t> {
     /// assert_eq!((g[a], g[b], g[c], g[f]), (6.0, -4.0, -2.0, 4.0));
     /// ```
     #[must_use = "backward returns the gradients (index them: `g[x]`); nothing is stored on the Var"]
-    pub fn backward(&self) -> Grads<'t> {
+    pub fn backward(&self) -> Grads<'t, T> {
         let mut g = self.tape.take_buffer(self.id as usize + 1);
         // Only the checked sweep can fail.
         let _ = self.tape.sweep::<false>(self.id, &mut g);
@@ -185,7 +186,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(z.backward_checked().unwrap().wrt(z), 1.0);
     /// ```
     #[must_use = "backward_checked returns the gradients or the anomaly; nothing is stored on the Var"]
-    pub fn backward_checked(&self) -> Result<Grads<'t>, Anomaly> {
+    pub fn backward_checked(&self) -> Result<Grads<'t, T>, Anomaly> {
         let mut g = self.tape.take_buffer(self.id as usize + 1);
         match self.tape.find_anomaly(self.id, &mut g) {
             Ok(()) => Ok(Grads::new(self.tape, g)),
@@ -208,7 +209,7 @@ impl<'t> Var<'t> {
     /// assert!(dot.starts_with("digraph"));
     /// assert!(dot.contains("grad 4.0000"));
     /// ```
-    pub fn to_dot(&self, grads: Option<&Grads<'t>>) -> String {
+    pub fn to_dot(&self, grads: Option<&Grads<'t, T>>) -> String {
         crate::graphviz::to_dot(self.tape, self.id, grads)
     }
 
@@ -220,8 +221,10 @@ impl<'t> Var<'t> {
         match op.has_pole() {
             false => self.tape.push(node, y),
             true => {
-                let finite = op.derivative(1.0, self.value, y).is_finite();
-                self.tape.push_with_pole(node, y, finite)
+                let bad = op
+                    .derivative(T::splat(1.0), self.value, y)
+                    .non_finite_bits();
+                self.tape.push_with_pole(node, y, bad)
             }
         }
     }
@@ -230,9 +233,8 @@ impl<'t> Var<'t> {
     #[track_caller]
     fn scalar(self, op: ScalarOp, c: f64) -> Self {
         let y = op.forward(self.value, c);
-        let finite = op.factor_finite(self.value, c, y);
-        self.tape
-            .push_with_pole(Op::Scalar(op, self.id, c), y, finite)
+        let bad = op.factor_non_finite(self.value, c, y);
+        self.tape.push_with_pole(Op::Scalar(op, self.id, c), y, bad)
     }
 
     #[inline(always)]
@@ -252,9 +254,8 @@ impl<'t> Var<'t> {
         match op {
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Gate => tape.push(node, y),
             BinOp::Div => {
-                let (ga, gb) = op.derivative(1.0, self.value, rhs.value, y);
-                let finite = ga.is_finite() && gb.is_finite();
-                tape.push_with_pole(node, y, finite)
+                let (ga, gb) = op.derivative(T::splat(1.0), self.value, rhs.value, y);
+                tape.push_with_pole(node, y, ga.non_finite_bits() | gb.non_finite_bits())
             }
         }
     }
@@ -483,11 +484,11 @@ impl BinOp {
     }
 }
 
-impl<'t> Neg for Var<'t> {
-    type Output = Var<'t>;
+impl<'t, T: Number> Neg for Var<'t, T> {
+    type Output = Var<'t, T>;
     #[inline]
     #[track_caller]
-    fn neg(self) -> Var<'t> {
+    fn neg(self) -> Var<'t, T> {
         self.unary(UnOp::Neg)
     }
 }
@@ -496,44 +497,44 @@ impl<'t> Neg for Var<'t> {
 macro_rules! operator {
     ($Trait:ident $method:ident, $AssignTrait:ident $assign:ident,
      $bin:expr, |$x:ident, $c:ident| $var_f64:expr, |$c2:ident, $y:ident| $f64_var:expr) => {
-        impl<'t> $Trait for Var<'t> {
-            type Output = Var<'t>;
+        impl<'t, T: Number> $Trait for Var<'t, T> {
+            type Output = Var<'t, T>;
             #[inline]
             #[track_caller]
-            fn $method(self, rhs: Var<'t>) -> Var<'t> {
+            fn $method(self, rhs: Var<'t, T>) -> Var<'t, T> {
                 self.binary($bin, rhs)
             }
         }
 
-        impl<'t> $Trait<f64> for Var<'t> {
-            type Output = Var<'t>;
+        impl<'t, T: Number> $Trait<f64> for Var<'t, T> {
+            type Output = Var<'t, T>;
             #[inline]
             #[track_caller]
-            fn $method(self, $c: f64) -> Var<'t> {
+            fn $method(self, $c: f64) -> Var<'t, T> {
                 let $x = self;
                 $var_f64
             }
         }
 
-        impl<'t> $Trait<Var<'t>> for f64 {
-            type Output = Var<'t>;
+        impl<'t, T: Number> $Trait<Var<'t, T>> for f64 {
+            type Output = Var<'t, T>;
             #[inline]
             #[track_caller]
-            fn $method(self, $y: Var<'t>) -> Var<'t> {
+            fn $method(self, $y: Var<'t, T>) -> Var<'t, T> {
                 let $c2 = self;
                 $f64_var
             }
         }
 
-        impl<'t> $AssignTrait for Var<'t> {
+        impl<'t, T: Number> $AssignTrait for Var<'t, T> {
             #[inline]
             #[track_caller]
-            fn $assign(&mut self, rhs: Var<'t>) {
+            fn $assign(&mut self, rhs: Var<'t, T>) {
                 *self = $Trait::$method(*self, rhs);
             }
         }
 
-        impl $AssignTrait<f64> for Var<'_> {
+        impl<T: Number> $AssignTrait<f64> for Var<'_, T> {
             #[inline]
             #[track_caller]
             fn $assign(&mut self, rhs: f64) {
@@ -572,9 +573,9 @@ operator!(Div div, DivAssign div_assign, BinOp::Div,
 ///
 /// If the iterator is empty (there is no tape to record a 0 on: use [`Tape::sum`], which
 /// takes any number of terms), or the terms belong to different tapes.
-impl<'t> std::iter::Sum<Var<'t>> for Var<'t> {
+impl<'t, T: Number> std::iter::Sum<Var<'t, T>> for Var<'t, T> {
     #[track_caller]
-    fn sum<I: Iterator<Item = Var<'t>>>(iter: I) -> Self {
+    fn sum<I: Iterator<Item = Var<'t, T>>>(iter: I) -> Self {
         let mut iter = iter.peekable();
         let Some(first) = iter.peek() else {
             empty_sum()
@@ -583,9 +584,9 @@ impl<'t> std::iter::Sum<Var<'t>> for Var<'t> {
     }
 }
 
-impl<'a, 't> std::iter::Sum<&'a Var<'t>> for Var<'t> {
+impl<'a, 't, T: Number> std::iter::Sum<&'a Var<'t, T>> for Var<'t, T> {
     #[track_caller]
-    fn sum<I: Iterator<Item = &'a Var<'t>>>(iter: I) -> Self {
+    fn sum<I: Iterator<Item = &'a Var<'t, T>>>(iter: I) -> Self {
         iter.copied().sum()
     }
 }

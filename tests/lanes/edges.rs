@@ -72,6 +72,60 @@ kink!(relu_of_sqrt_at_zero, [0.0, -0.0, -1.0], |x| x.sqrt().relu());
 kink!(sqrt_of_relu_at_zero, [0.0, -0.0, -1.0], |x| x.relu().sqrt());
 kink!(tanh_and_sigmoid_saturate, [1e300, -1e300, 800.0], |x| x.tanh() + x.sigmoid());
 
+/// A finite value with an infinite slope (lanes 1, 3 and 6 sit on `pole`), times `z`, which is 0
+/// in lanes 1 and 6: the scalar tape of such a lane visits the node despite its zero adjoint
+/// and gets 0·inf = NaN, and the lane tape must give exactly that lane the same, whether the
+/// other lanes are clean or (`nan_elsewhere`, a NaN in lane 7) not.
+#[track_caller]
+fn check_zero_adjoint_pole(
+    what: &str,
+    pole: f64,
+    lanes: for<'t> fn(Var<'t, Lanes<8>>, Var<'t, Lanes<8>>) -> Var<'t, Lanes<8>>,
+    scalar: for<'t> fn(Var<'t, f64>, Var<'t, f64>) -> Var<'t, f64>,
+) {
+    for nan_elsewhere in [false, true] {
+        let last = if nan_elsewhere { f64::NAN } else { 4.0 };
+        let inputs = [
+            Lanes::new([1.0, 1.0, 2.0, 1.0, 0.5, 3.0, 1.0, last]),
+            Lanes::new([0.5, pole, 1.5, pole, 2.0, 0.25, pole, 1.0]),
+            Lanes::new([1.0, 0.0, 2.0, 1.0, -1.0, 0.5, 0.0, 3.0]),
+        ];
+        let what = format!("{what} (NaN in lane 7: {nan_elsewhere})");
+        let (_, grads) = assert_lanes_match_scalar(
+            &inputs,
+            |_, v| vec![v[0], v[1], v[2], lanes(v[0], v[1]) * v[2] + v[0]],
+            |_, v| vec![v[0], v[1], v[2], scalar(v[0], v[1]) * v[2] + v[0]],
+            &what,
+        );
+        for l in [0, 2, 4, 5] {
+            for g in &grads {
+                assert!(g.lane(l).is_finite(), "{what}: lane {l} got {g:?}");
+            }
+        }
+    }
+}
+
+macro_rules! zero_adjoint_pole {
+    ($name:ident, $pole:expr, |$x:ident, $y:ident| $body:expr) => {
+        #[test]
+        fn $name() {
+            fn f<'t, T: Number>($x: Var<'t, T>, $y: Var<'t, T>) -> Var<'t, T> {
+                $body
+            }
+            check_zero_adjoint_pole(stringify!($name), $pole, f::<Lanes<8>>, f::<f64>);
+        }
+    };
+}
+
+// Each value is finite at the pole and its slope overflows (or is a true pole, sqrt at 0).
+zero_adjoint_pole!(zero_adjoint_div, 1e-200, |x, y| x / y);
+zero_adjoint_pole!(zero_adjoint_constant_over_x, 1e-200, |_x, y| 1.0 / y);
+zero_adjoint_pole!(zero_adjoint_recip, 1e-200, |_x, y| y.recip());
+zero_adjoint_pole!(zero_adjoint_powi, 1e-200, |_x, y| y.powi(-1));
+zero_adjoint_pole!(zero_adjoint_powf, 1e-300, |_x, y| y.powf(-0.5));
+zero_adjoint_pole!(zero_adjoint_sqrt, 0.0, |_x, y| y.sqrt());
+zero_adjoint_pole!(zero_adjoint_ln, 1e-320, |_x, y| y.ln());
+
 /// A dead ReLU in some lanes only: on a scalar tape its zero adjoint is skipped where every
 /// number is finite, and a lane tape must give the live lanes the same bits.
 #[test]

@@ -77,16 +77,54 @@ fn lanes_arithmetic_is_elementwise_and_sum_runs_in_lane_order() {
     let a = Lanes::new([1e16, 1.0, -1e16, 1.0]);
     let b = Lanes::new([2.0, -0.0, 0.5, f64::INFINITY]);
     let pairs = |f: fn(f64, f64) -> f64| Lanes::<4>::from_fn(|i| f(a.lane(i), b.lane(i)));
-    assert_eq!((a + b).to_array(), pairs(|x, y| x + y).to_array());
-    assert_eq!((a - b).to_array(), pairs(|x, y| x - y).to_array());
-    assert_eq!((a * b).to_array(), pairs(|x, y| x * y).to_array());
-    let q = (a / b).to_array();
-    assert!(q.iter().zip(pairs(|x, y| x / y).to_array()).all(|(&g, w)| same(g, w)));
-    assert_eq!((a * 3.0).to_array(), a.to_array().map(|x| x * 3.0));
-    assert_eq!((-b).to_array().map(f64::to_bits), b.to_array().map(|x| (-x).to_bits()));
-    // ((1e16 + 1) − 1e16) + 1 = 1 in lane order; pairwise it would be 0.
-    let in_order = a.to_array().iter().skip(1).fold(a.lane(0), |s, &x| s + x);
-    assert_eq!(a.sum(), in_order);
-    assert_eq!(a.sum(), 1.0);
-    assert_eq!(Lanes::<3>::default().to_array().map(f64::to_bits), [0; 3]);
+    let bits = |x: Lanes<4>| x.to_array().map(f64::to_bits);
+    assert_eq!(bits(a + b), bits(pairs(|x, y| x + y)));
+    assert_eq!(bits(a - b), bits(pairs(|x, y| x - y)));
+    assert_eq!(bits(a * b), bits(pairs(|x, y| x * y)));
+    assert_eq!(bits(a / b), bits(pairs(|x, y| x / y)));
+    assert_eq!(bits(a * 3.0), bits(Lanes::from_fn(|i| a.lane(i) * 3.0)));
+    assert_eq!(bits(0.5 - b), bits(Lanes::from_fn(|i| 0.5 - b.lane(i))));
+    assert_eq!(bits(-b), bits(Lanes::from_fn(|i| -b.lane(i))));
+    assert_eq!(bits(Lanes::default()), [0; 4]);
+    // Each of these sums differently in another order (pairwise, or the rest reversed).
+    for x in [
+        a,
+        Lanes::new([1e16, 1.0, 1.0, -1e16]),
+        Lanes::new([0.1, 0.2, 0.3, -0.6]),
+    ] {
+        let in_order = x.to_array()[1..].iter().fold(x.lane(0), |s, &y| s + y);
+        assert_eq!(x.sum().to_bits(), in_order.to_bits(), "{x:?}");
+    }
+}
+
+#[test]
+fn lanes_print_each_lane_as_f64_does() {
+    let x = Lanes::new([1.5, -0.0, f64::NAN, 1e300]);
+    for (shown, each) in [
+        (format!("{x}"), x.to_array().map(|v| format!("{v}"))),
+        (format!("{x:.2}"), x.to_array().map(|v| format!("{v:.2}"))),
+        (format!("{x:?}"), x.to_array().map(|v| format!("{v:?}"))),
+    ] {
+        // The lanes in order, each as f64 prints it.
+        let mut rest = shown.as_str();
+        for e in &each {
+            let at = rest.find(e.as_str()).unwrap_or_else(|| panic!("{e} not in {shown}"));
+            rest = &rest[at + e.len()..];
+        }
+    }
+}
+
+/// `Grads::wrt_run` gives what indexing gives, run by run, on a lane tape too.
+#[test]
+fn wrt_run_is_indexing() {
+    let tape = Tape::<Lanes<4>>::new();
+    let w = tape.run(&[Lanes::splat(0.5), Lanes::splat(-1.0), Lanes::splat(0.25)]);
+    let x = tape.run(&[Lanes::new([1.0, -2.0, 0.0, 3.0]), Lanes::splat(2.0)]);
+    let y = tape.neuron(w, x, tapegrad::Activation::Tanh) * tape.dot_run(x, x);
+    let g = y.backward();
+    for run in [w, x] {
+        let by_index: Vec<_> = run.iter().map(|v| g[v].to_array()).collect();
+        let by_run: Vec<_> = g.wrt_run(run).iter().map(|v| v.to_array()).collect();
+        assert_eq!(by_run, by_index);
+    }
 }

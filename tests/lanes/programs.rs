@@ -117,9 +117,12 @@ pub fn build<'t, T: Number>(
             25 => p / c,
             26 => c / p,
             27 => p.powf(c),
-            // Lists of operands, repeats included.
-            28 => tape.sum([p, q, r, p]),
-            29 => tape.dot(&[p, q], &[r, p]),
+            // Lists of operands, repeats included, and the empty sum and dot (+0 in every lane).
+            28 => {
+                let none: [Var<'t, T>; 0] = [];
+                tape.sum([p, q, r, p]) + tape.sum(none)
+            }
+            29 => tape.dot(&[p, q], &[r, p]) * tape.dot(&[], &[]).exp(),
             // Ranges: operands recorded one after another.
             30 => {
                 let terms = [p.abs(), -q, r.exp()];

@@ -187,3 +187,14 @@ fn dot_output_shows_every_lane() {
         }
     }
 }
+
+/// `Lanes<1>` is a lane tape too, so its anomalies name lane 0; only `f64` names none.
+#[test]
+fn a_one_lane_tapes_anomaly_names_lane_0() {
+    fn f<T: Number>(x: Var<'_, T>) -> Var<'_, T> {
+        x.ln()
+    }
+    let err = checked(Lanes::new([-1.0]), f).unwrap_err();
+    let want = checked(-1.0, f).unwrap_err();
+    assert_reported_at(&err, 0, &want);
+}

@@ -108,7 +108,9 @@ fn lanes_print_each_lane_as_f64_does() {
         // The lanes in order, each as f64 prints it.
         let mut rest = shown.as_str();
         for e in &each {
-            let at = rest.find(e.as_str()).unwrap_or_else(|| panic!("{e} not in {shown}"));
+            let at = rest
+                .find(e.as_str())
+                .unwrap_or_else(|| panic!("{e} not in {shown}"));
             rest = &rest[at + e.len()..];
         }
     }

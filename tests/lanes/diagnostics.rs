@@ -65,7 +65,11 @@ fn a_nan_in_lane_5_only_is_reported_at_lane_5() {
     assert!(matches!(want5.kind, AnomalyKind::Value { .. }));
     assert_reported_at(&err, 5, want5);
     // Every other lane alone runs clean.
-    assert!(want.iter().enumerate().all(|(l, a)| a.is_none() == (l != 5)));
+    assert!(
+        want.iter()
+            .enumerate()
+            .all(|(l, a)| a.is_none() == (l != 5))
+    );
 }
 
 #[test]
@@ -113,7 +117,10 @@ fn a_clean_lane_tape_checks_ok_with_backwards_bits() {
     let tape = Tape::<Lanes<4>>::new();
     let v = tape.var(x);
     let plain = f(v).backward()[v];
-    assert_eq!(got.to_array().map(f64::to_bits), plain.to_array().map(f64::to_bits));
+    assert_eq!(
+        got.to_array().map(f64::to_bits),
+        plain.to_array().map(f64::to_bits)
+    );
 }
 
 #[test]
@@ -176,13 +183,19 @@ fn dot_output_shows_every_lane() {
     // Each lane's numbers appear as the scalar tape of that lane draws them.
     for lane in 0..2 {
         let tape = Tape::<f64>::new();
-        let (sa, sb) = (tape.var(a.value().lane(lane)), tape.var(b.value().lane(lane)));
+        let (sa, sb) = (
+            tape.var(a.value().lane(lane)),
+            tape.var(b.value().lane(lane)),
+        );
         let sl = sa * sb + 1.0;
         let sg = sl.backward();
         let scalar = sl.to_dot(Some(&sg));
         for v in [sa.value(), sb.value(), sl.value(), sg[sa], sg[sb]] {
             let shown = format!("{v:.4}");
-            assert!(scalar.contains(&shown), "scalar DOT lacks {shown}: {scalar}");
+            assert!(
+                scalar.contains(&shown),
+                "scalar DOT lacks {shown}: {scalar}"
+            );
             assert!(dot.contains(&shown), "lane {lane}'s {shown} missing: {dot}");
         }
     }

@@ -15,7 +15,9 @@ fn with_bad_lanes(bad: [f64; 3]) -> Lanes<8> {
 
 /// `f(x)` times a parameter `w` (the same in every lane), so `w`'s gradient carries f's value
 /// and `x`'s carries f's slope.
-fn kink_program<T: Number>(f: fn(Var<'_, T>) -> Var<'_, T>) -> impl for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Vec<Var<'t, T>> {
+fn kink_program<T: Number>(
+    f: fn(Var<'_, T>) -> Var<'_, T>,
+) -> impl for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Vec<Var<'t, T>> {
     move |_, v| {
         let (w, x) = (v[0], v[1]);
         let y = f(x);
@@ -63,14 +65,17 @@ kink!(recip_at_zero, [0.0, -0.0, 0.0], |x| x.recip());
 kink!(one_over_x_at_zero, [0.0, -0.0, 0.0], |x| 1.0 / x);
 kink!(x_over_x_at_zero, [0.0, -0.0, f64::INFINITY], |x| x / x);
 kink!(half_power_at_zero, [0.0, -0.0, -1.0], |x| x.powf(0.5));
-kink!(minus_half_power_at_zero, [0.0, -0.0, -1.0], |x| x.powf(-0.5));
+kink!(minus_half_power_at_zero, [0.0, -0.0, -1.0], |x| x
+    .powf(-0.5));
 kink!(inverse_power_at_zero, [0.0, -0.0, 0.0], |x| x.powf(-1.0));
 kink!(powi_minus_one_at_zero, [0.0, -0.0, 0.0], |x| x.powi(-1));
 kink!(zeroth_power_at_zero, [0.0, -0.0, f64::NAN], |x| x.powf(0.0));
 kink!(exp_overflow, [710.0, 1e300, -1e300], |x| x.exp());
 kink!(relu_of_sqrt_at_zero, [0.0, -0.0, -1.0], |x| x.sqrt().relu());
 kink!(sqrt_of_relu_at_zero, [0.0, -0.0, -1.0], |x| x.relu().sqrt());
-kink!(tanh_and_sigmoid_saturate, [1e300, -1e300, 800.0], |x| x.tanh() + x.sigmoid());
+kink!(tanh_and_sigmoid_saturate, [1e300, -1e300, 800.0], |x| x
+    .tanh()
+    + x.sigmoid());
 
 /// A finite value with an infinite slope (lanes 1, 3 and 6 sit on `pole`), times `z`, which is 0
 /// in lanes 1 and 6: the scalar tape of such a lane visits the node despite its zero adjoint
@@ -164,7 +169,11 @@ fn a_nan_lane_does_not_change_the_others() {
     let x = Lanes::new([1.0, f64::NAN, -2.0, 0.0, f64::INFINITY, 0.5, -0.0, 3.0]);
     let inputs = [Lanes::splat(0.5), Lanes::splat(0.0), x];
     let (_, grads) = assert_lanes_match_scalar(&inputs, f, f, "a NaN lane");
-    assert!(grads[0].lane(1).is_nan(), "the NaN lane's gradient: {:?}", grads[0]);
+    assert!(
+        grads[0].lane(1).is_nan(),
+        "the NaN lane's gradient: {:?}",
+        grads[0]
+    );
     for l in [0, 2, 5, 7] {
         assert!(grads[0].lane(l).is_finite(), "lane {l}: {:?}", grads[0]);
     }

@@ -226,7 +226,13 @@ fn input() -> impl Strategy<Value = f64> {
 }
 
 fn case(lanes: usize) -> impl Strategy<Value = Case> {
-    let step = (0..OPS, any::<usize>(), any::<usize>(), any::<usize>(), any::<usize>())
+    let step = (
+        0..OPS,
+        any::<usize>(),
+        any::<usize>(),
+        any::<usize>(),
+        any::<usize>(),
+    )
         .prop_map(|(op, a, b, c, k)| Step { op, a, b, c, k });
     let leaves = prop_oneof![Just(Leaves::Vars), Just(Leaves::Run), Just(Leaves::Spaced)];
     (
@@ -241,16 +247,18 @@ fn case(lanes: usize) -> impl Strategy<Value = Case> {
         })
 }
 
-/// Values and gradients (d root / d node) of every node [`build`] returns.
+/// Values of every node [`build`] returns, then their gradients from the root, then from a
+/// node in the middle, a second sweep on the same tape (it reuses the first one's buffers).
 fn run<T: Number>(inputs: &[T], steps: &[Step], leaves: Leaves) -> (Vec<T>, Vec<T>) {
     let tape = Tape::<T>::new();
     let xs = record_leaves(&tape, inputs, leaves, T::splat(f64::NAN));
     let nodes = build(&tape, &xs, steps);
-    let g = nodes.last().expect("at least one step").backward();
-    (
-        nodes.iter().map(|v| v.value()).collect(),
-        nodes.iter().map(|&v| g[v]).collect(),
-    )
+    let mut grads = Vec::new();
+    for root in [nodes.len() - 1, nodes.len() / 2] {
+        let g = nodes[root].backward();
+        grads.extend(nodes.iter().map(|&v| g[v]));
+    }
+    (nodes.iter().map(|v| v.value()).collect(), grads)
 }
 
 /// The lane tape against one scalar tape per lane, every node's value and gradient.
@@ -316,7 +324,22 @@ fn every_operation_on_every_special() {
     for op in 0..OPS {
         for k in 0..CONSTANTS.len() {
             for leaves in [Leaves::Vars, Leaves::Run, Leaves::Spaced] {
-                let steps = vec![Step { op, a: 0, b: 1, c: 2, k }, Step { op, a: 3, b: 0, c: 3, k }];
+                let steps = vec![
+                    Step {
+                        op,
+                        a: 0,
+                        b: 1,
+                        c: 2,
+                        k,
+                    },
+                    Step {
+                        op,
+                        a: 3,
+                        b: 0,
+                        c: 3,
+                        k,
+                    },
+                ];
                 let case = Case {
                     inputs: inputs.clone(),
                     steps,

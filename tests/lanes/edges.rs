@@ -253,3 +253,32 @@ proptest! {
         }
     }
 }
+
+/// The widest lane number, 64 lanes: the lanes' bit masks are full, so lanes 32 to 63 must
+/// behave as the first ones do. Kinks, poles and NaNs sit in the high lanes.
+#[test]
+fn sixty_four_lanes() {
+    fn f<'t, T: Number>(tape: &'t Tape<T>, v: &[Var<'t, T>]) -> Vec<Var<'t, T>> {
+        let (w, x) = (v[0], v[1]);
+        let h = (w * x).relu();
+        let y = tape.sum([h.sqrt(), x.ln() * 0.0, (x / w).abs()]);
+        vec![w, x, h, y]
+    }
+    let specials = [0.0, -0.0, -1.0, f64::NAN, f64::INFINITY, 1e-320, 2.0, 0.5];
+    let x = Lanes::<64>::from_fn(|l| {
+        if l < 32 {
+            1.0 + l as f64
+        } else {
+            specials[l % 8]
+        }
+    });
+    let inputs = [Lanes::from_fn(|l| if l == 63 { 0.0 } else { 0.5 }), x];
+    let (_, grads) = assert_lanes_match_scalar(&inputs, f, f, "64 lanes");
+    for l in 0..32 {
+        assert!(grads[0].lane(l).is_finite(), "lane {l}: {:?}", grads[0]);
+    }
+    let tape = Tape::<Lanes<64>>::new();
+    let w = tape.var(Lanes::from_fn(|l| if l == 63 { -1.0 } else { 1.0 }));
+    let err = w.ln().backward_checked().unwrap_err();
+    assert_eq!(err.lane(), Some(63), "{err}");
+}

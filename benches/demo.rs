@@ -9,20 +9,24 @@
 //! - `tape_binary`: micrograd's graph, one node per scalar `+`, `*` and `relu`;
 //! - `tape_dot_slices`: one `Tape::dot` per neuron over slices of `Var`s, as a user first
 //!   writes it;
-//! - `tape_neuron`: one `Tape::neuron` node per neuron over `Run`s, as the `mlp` crate does.
+//! - `tape_neuron`: one `Tape::neuron` node per neuron over `Run`s, as the `mlp` crate does;
+//! - `lanes8_binary`, `lanes16_binary`, `lanes8_neuron`, `lanes16_neuron`: the binary and the
+//!   neuron spellings recorded once per 8 or 16 samples on a `Tape<Lanes<N>>`, the last group
+//!   padded with lanes whose loss weight is 0.
 //!
 //! `cargo bench --bench demo`; divide a median by 100 for one step (`cargo test --benches`
-//! checks and runs 3 steps). The file uses only what
-//! the engine's public API has had since before its table-per-op refactor (commit 16fc451),
-//! and no recorder of the support library, so the same file measures both sides of a
-//! `--save-baseline` / `--baseline` comparison.
+//! checks and runs 3 steps). Apart from the lane spellings (delete them and `LANE_SPELLINGS`
+//! to build it on an older commit), the file uses only what the engine's public API has had
+//! since before its table-per-op refactor (commit 16fc451), and no recorder of the support
+//! library, so the same file measures both sides of a `--save-baseline` / `--baseline`
+//! comparison.
 
 use std::hint::black_box;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use mlp::{Mlp, datasets};
-use tapegrad::{Activation, Run, Tape, Var};
+use tapegrad::{Activation, Lanes, Run, Tape, Var};
 use tapegrad_suite::handwritten::Net;
 
 /// Layer widths, input first.
@@ -196,6 +200,164 @@ pub const TAPE_SPELLINGS: [(&str, Recorder); 3] = [
     ("tape_neuron", record_neuron),
 ];
 
+/// A lane recorder: the loss node of a `Tape<Lanes<N>>` whose lanes sum to the demo's loss,
+/// with the parameters bound first, splat.
+pub type LaneRecorder<const N: usize> =
+    for<'t> fn(&'t Tape<Lanes<N>>, &[f64], &[[f64; 2]], &[f64]) -> Var<'t, Lanes<N>>;
+
+/// Group `k`'s inputs, labels and loss weights: sample `k·N + l` in lane `l`, and padding
+/// lanes (input 0, label 0, weight 0) past the last sample.
+fn group<const N: usize>(
+    xs: &[[f64; 2]],
+    ys: &[f64],
+    k: usize,
+) -> ([Lanes<N>; 2], Lanes<N>, Lanes<N>) {
+    let at = |l: usize| xs.get(k * N + l);
+    let x = [0, 1].map(|f| Lanes::from_fn(|l| at(l).map_or(0.0, |x| x[f])));
+    let y = Lanes::from_fn(|l| ys.get(k * N + l).copied().unwrap_or(0.0));
+    let w = Lanes::from_fn(|l| if at(l).is_some() { 1.0 } else { 0.0 });
+    (x, y, w)
+}
+
+/// The lanes' losses and the L2 term, which only lane 0 carries so that the lanes sum to
+/// the demo's loss once.
+fn lane_total<'t, const N: usize>(
+    tape: &'t Tape<Lanes<N>>,
+    data_loss: Var<'t, Lanes<N>>,
+    reg: Var<'t, Lanes<N>>,
+    n: usize,
+) -> Var<'t, Lanes<N>> {
+    let first = tape.var(Lanes::from_fn(|l| if l == 0 { 1.0 } else { 0.0 }));
+    data_loss * (1.0 / n as f64) + ALPHA * reg * first
+}
+
+/// `record_binary` on lanes: micrograd's graph, recorded once per `N` samples.
+pub fn record_binary_lanes<'t, const N: usize>(
+    tape: &'t Tape<Lanes<N>>,
+    params: &[f64],
+    xs: &[[f64; 2]],
+    ys: &[f64],
+) -> Var<'t, Lanes<N>> {
+    let p: Vec<Var<'t, Lanes<N>>> = params.iter().map(|&w| tape.var(Lanes::splat(w))).collect();
+    let (mut act, mut next) = (Vec::new(), Vec::new());
+    let mut data_loss: Option<Var<'t, Lanes<N>>> = None;
+    for k in 0..xs.len().div_ceil(N) {
+        let (x, y, w) = group::<N>(xs, ys, k);
+        act.clear();
+        act.extend(x.map(|x| tape.var(x)));
+        let mut at = 0;
+        for (l, sz) in SIZES.windows(2).enumerate() {
+            next.clear();
+            for _ in 0..sz[1] {
+                let mut s = p[at + sz[0]];
+                for (&wi, &xi) in p[at..at + sz[0]].iter().zip(&act) {
+                    s += wi * xi;
+                }
+                at += sz[0] + 1;
+                next.push(if l + 2 == SIZES.len() { s } else { s.relu() });
+            }
+            std::mem::swap(&mut act, &mut next);
+        }
+        let li = (1.0 - tape.var(y) * act[0]).relu() * tape.var(w);
+        data_loss = Some(data_loss.map_or(li, |d| d + li));
+    }
+    let mut reg = p[0] * p[0];
+    for &w in &p[1..] {
+        reg += w * w;
+    }
+    lane_total(tape, data_loss.expect("at least one sample"), reg, xs.len())
+}
+
+/// `record_neuron` on lanes: one node per neuron over runs, recorded once per `N` samples.
+pub fn record_neuron_lanes<'t, const N: usize>(
+    tape: &'t Tape<Lanes<N>>,
+    params: &[f64],
+    xs: &[[f64; 2]],
+    ys: &[f64],
+) -> Var<'t, Lanes<N>> {
+    let splat: Vec<Lanes<N>> = params.iter().map(|&w| Lanes::splat(w)).collect();
+    let p = tape.run(&splat);
+    let mut pre = Vec::new();
+    let mut losses = Vec::with_capacity(xs.len().div_ceil(N));
+    for k in 0..xs.len().div_ceil(N) {
+        let (x, y, w) = group::<N>(xs, ys, k);
+        let mut act = tape.run(&x);
+        let mut at = 0;
+        for (l, sz) in SIZES.windows(2).enumerate() {
+            pre.clear();
+            for _ in 0..sz[1] {
+                let wb = p.slice(at..at + sz[0] + 1);
+                at += sz[0] + 1;
+                pre.push(if l + 2 == SIZES.len() {
+                    tape.affine(wb, act)
+                } else {
+                    tape.neuron(wb, act, Activation::Relu)
+                });
+            }
+            act = Run::new(&pre).expect("a layer's outputs are recorded one after another");
+        }
+        losses.push((1.0 - tape.var(y) * act.get(0)).relu() * tape.var(w));
+    }
+    lane_total(tape, tape.sum(&losses), tape.dot_run(p, p), xs.len())
+}
+
+/// A whole training on one reused lane tape; a parameter's gradient is its lanes' sum.
+pub fn train_lanes<const N: usize>(
+    d: &Demo,
+    record: LaneRecorder<N>,
+    tape: &mut Tape<Lanes<N>>,
+    params: &mut Vec<f64>,
+    curve: &mut Vec<f64>,
+) {
+    params.clone_from(&d.start);
+    curve.clear();
+    for k in 0..d.steps {
+        tape.clear();
+        let loss = record(tape, params, &d.xs, &d.ys);
+        let g = loss.backward();
+        for (w, dw) in params.iter_mut().zip(g.as_slice()) {
+            *w -= lr(k) * dw.sum();
+        }
+        curve.push(loss.value().sum());
+    }
+}
+
+/// Runs `body` for each lane spelling with its width, recorder and tape.
+macro_rules! for_lane_spellings {
+    (|$name:ident, $train:ident| $body:block) => {{
+        let mut t8 = Tape::<Lanes<8>>::new();
+        let mut t16 = Tape::<Lanes<16>>::new();
+        {
+            let $name = "lanes8_binary";
+            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
+                train_lanes::<8>(d, record_binary_lanes, &mut t8, p, c)
+            };
+            $body
+        }
+        {
+            let $name = "lanes16_binary";
+            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
+                train_lanes::<16>(d, record_binary_lanes, &mut t16, p, c)
+            };
+            $body
+        }
+        {
+            let $name = "lanes8_neuron";
+            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
+                train_lanes::<8>(d, record_neuron_lanes, &mut t8, p, c)
+            };
+            $body
+        }
+        {
+            let $name = "lanes16_neuron";
+            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
+                train_lanes::<16>(d, record_neuron_lanes, &mut t16, p, c)
+            };
+            $body
+        }
+    }};
+}
+
 /// Panics unless every tape spelling's loss curve is the hand-written one to rounding, so a
 /// broken spelling fails `cargo test --benches` rather than timing another trajectory.
 pub fn check_curves(d: &Demo) {
@@ -222,6 +384,15 @@ pub fn check_curves(d: &Demo) {
             tape.len()
         );
     }
+    for_lane_spellings!(|name, train| {
+        train(d, &mut params, &mut curve);
+        for (k, (&got, &want)) in curve.iter().zip(&want).enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs(),
+                "{name}: loss {got} at step {k}, the hand-written step has {want}"
+            );
+        }
+    });
     let last = d.steps - 1;
     eprintln!(
         "loss {:.6} at step 0, {:.6} at step {last}",
@@ -249,6 +420,14 @@ pub fn bench_spellings(group: &mut BenchmarkGroup<'_, WallTime>, d: &Demo) {
             })
         });
     }
+    for_lane_spellings!(|name, train| {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                train(d, &mut params, &mut curve);
+                black_box(curve[d.steps - 1])
+            })
+        });
+    });
 }
 
 /// The demo's steps in one training: 100 when measuring; a test run checks and times 3.

@@ -158,6 +158,62 @@
 //! assert_eq!(tape.len(), 2 + 3 * 3); // nothing recorded by the sweeps
 //! ```
 //!
+//! ## Batch lanes
+//!
+//! Every node of a `Tape` carries one `f64`, so running a model on 100 samples interprets
+//! its recording 100 times. A `Tape<Lanes<N>>` records the program once and carries N
+//! samples in each node ([`Lanes`]), the way JAX's `vmap` batches a function: one dispatch per
+//! node for N samples, and per-node work over N numbers that the compiler vectorizes. The
+//! code is the same; only the number type changes.
+//!
+//! ```
+//! use tapegrad::{Lanes, Tape, Var};
+//!
+//! let tape = Tape::<Lanes<8>>::new();
+//! let x: Var<'_, Lanes<8>> = tape.var(Lanes::new([0.1, -0.4, 0.9, 1.3, -2.0, 0.0, 0.55, -0.05]));
+//! let w = tape.var(Lanes::splat(0.3)); // a parameter: the same number in every lane
+//! let y = ((w * x + 1.0).relu() * 2.0).tanh(); // f64 constants apply to every lane
+//! let g = y.backward(); // every lane seeded with 1
+//! let dw: f64 = g[w].sum(); // a parameter's gradient: the sum over the samples
+//! let dx: [f64; 8] = g[x].to_array(); // per-sample gradients
+//!
+//! // Lane 2 is exactly the scalar program run on lane 2's input.
+//! let scalar = Tape::new();
+//! let (xs, ws) = (scalar.var(0.9), scalar.var(0.3));
+//! let ys = ((ws * xs + 1.0).relu() * 2.0).tanh();
+//! assert_eq!(ys.value().to_bits(), y.value().to_array()[2].to_bits());
+//! assert_eq!(ys.backward()[xs].to_bits(), dx[2].to_bits());
+//! # let _ = dw;
+//! ```
+//!
+//! - **Each lane is the scalar program.** Every operation and derivative runs lane by lane
+//!   with the same IEEE formula as on `f64` (no approximate vector math), so lane `l` of every
+//!   value and gradient has the bits a `Tape<f64>` gives on lane `l`'s numbers: kinks, poles,
+//!   overflow and ±0 included. The sweep's zero-adjoint skip and its non-finite handling hold
+//!   per lane (a skipped lane adds −0, which leaves an adjoint's bits alone), so a NaN or an
+//!   infinity in one lane reaches no other lane's gradient, and
+//!   [`Var::backward_checked`]'s [`Anomaly`] names the lane ([`Anomaly::lane`]).
+//! - **Parameters and padding.** A parameter is a leaf of [`Lanes::splat`]; its gradient is
+//!   the sum of its lanes ([`Lanes::sum`], in lane order, so it differs from a scalar
+//!   accumulation over the samples in rounding only). When the samples do not fill the last
+//!   group, fill the spare lanes with any finite input and multiply their loss by a lane
+//!   weight of 0: they then add exact zeros to every parameter's gradient. A term that must
+//!   count once (an L2 penalty) goes in one lane only.
+//! - **No branching on a value.** [`Var::value`] returns the [`Lanes`], so code cannot take a
+//!   branch on one sample's number. Write data-dependent choices as the selects the tape
+//!   has: `(1.0 - y * s).relu()` for a hinge `max(0, 1 − y·s)`, `abs`, and the fused
+//!   [`Tape::neuron`] activations. Per-sample constants (labels) are leaves:
+//!   `tape.var(Lanes::new(labels))`.
+//! - **What lane tapes do not have.** Second order ([`Var::grad`], [`hvp`], [`hessian`]) and
+//!   forward mode ([`jvp`], [`jacobian`]) run on `Tape<f64>` only, as do [`check`] and
+//!   [`Real`], whose formulas read a single value.
+//! - **Cost.** A node costs 16 bytes of operation plus its value, 8·N bytes. `N` is a const
+//!   generic from 1 to 64; 8 or 16 pays off for networks like the demo's.
+//!
+//! `Tape::new()` infers its number from what is recorded on it (`tape.var(2.0)` makes a
+//! `Tape<f64>`); a tape on which nothing is recorded names it: `Tape::<f64>::new()`, or
+//! `let tape: Tape = Tape::new();`, since `Tape` in a type is `Tape<f64>`.
+//!
 //! ## Source layout
 //!
 //! | file | what it holds |
@@ -173,6 +229,7 @@
 //! | `higher.rs` | [`jvp`], [`jacobian`], [`hvp`], [`hessian`]: the same for a closure, on a tape kept per thread |
 //! | `activation.rs` | [`Activation`]: the neurons' nonlinearities, their derivatives through the unary table, their names |
 //! | `real.rs` | [`Real`]: the trait formulas are written over, for `f64` and [`Var`] |
+//! | `number.rs` | [`Number`], the number a node carries, and [`Lanes`]: the op table run lane by lane |
 //!
 //! ## Adding an operation
 //!

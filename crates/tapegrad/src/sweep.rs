@@ -127,7 +127,7 @@ impl<T: Number> Tape<T> {
 fn first_bad_lane<T: Number>(x: T) -> (f64, Option<usize>) {
     let lane = x.non_finite_bits().trailing_zeros() as usize;
     let lane = lane.min(T::LANES - 1);
-    (x.lane(lane), (T::LANES > 1).then_some(lane))
+    (x.lane(lane), T::LANED.then_some(lane))
 }
 
 /// The loop of [`Tape::sweep`], over nodes `0..=root` (the slices' length) with the root's
@@ -143,12 +143,15 @@ fn reverse_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
     reached: &mut [bool],
     dirty: u64,
 ) -> Result<(), (u32, u32)> {
-    let all = T::live(T::splat(1.0), 0).unwrap_or_else(|| Refused::BadOperand.panic());
+    let lanes_dirty = T::mask_of(dirty);
+    let (all, _) =
+        T::live(T::splat(1.0), T::mask_of(0)).unwrap_or_else(|| Refused::BadOperand.panic());
     let mut buf = Buffer {
         vals,
         grads,
-        dirty,
+        dirty: lanes_dirty,
         live: all,
+        partial: false,
     };
     let mut i = vals.len();
     while i > 0 {
@@ -177,8 +180,8 @@ fn reverse_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
         if T::LANES > 1 {
             // A scalar sweep of each lane skips this node where its adjoint is 0 and the
             // lane is clean; here those lanes are masked.
-            match T::live(g, dirty) {
-                Some(live) => buf.live = live,
+            match T::live(g, lanes_dirty) {
+                Some((live, all)) => (buf.live, buf.partial) = (live, !all),
                 None => continue,
             }
         }
@@ -236,10 +239,24 @@ pub(crate) fn all_finite(values: &[f64]) -> bool {
 struct Buffer<'a, T: Storage> {
     vals: &'a [T],
     grads: &'a mut [T],
-    /// The lanes that are not clean; 0 when zero adjoints are skipped everywhere.
-    dirty: u64,
+    /// The lanes that are not clean, where no zero adjoint is skipped.
+    dirty: T::Mask,
     /// The lanes the current node adds to (always all on `f64`: a node is skipped instead).
     live: T::Mask,
+    /// Whether `live` leaves some lane out, so that adds must be masked.
+    partial: bool,
+}
+
+impl<T: Number> Buffer<'_, T> {
+    /// `d`, with −0 in the lanes the current node does not add to.
+    #[inline(always)]
+    fn masked(&self, d: T) -> T {
+        if T::LANES > 1 && self.partial {
+            T::masked(d, self.live)
+        } else {
+            d
+        }
+    }
 }
 
 /// The `unsafe` methods' contract: every id is an operand of a node at most the root, so it is
@@ -248,8 +265,11 @@ impl<T: Number> Adjoints<T> for Buffer<'_, T> {
     #[inline(always)]
     fn restrict(&mut self, gz: T) -> bool {
         match T::live(gz, self.dirty) {
-            Some(live) => {
-                self.live = T::both(self.live, live);
+            Some((live, all)) => {
+                if !all {
+                    self.live = T::both(self.live, live);
+                    self.partial = true;
+                }
                 true
             }
             None => false,
@@ -270,14 +290,15 @@ impl<T: Number> Adjoints<T> for Buffer<'_, T> {
     #[inline(always)]
     unsafe fn add(&mut self, k: u32, d: T) {
         // SAFETY: the contract above.
+        let d = self.masked(d);
         let gk = unsafe { self.grads.get_unchecked_mut(k as usize) };
-        *gk = *gk + T::masked(d, self.live);
+        *gk = *gk + d;
     }
 
     #[inline(always)]
     unsafe fn add_range(&mut self, start: u32, len: u32, g: T) {
         let s = start as usize;
-        let g = T::masked(g, self.live);
+        let g = self.masked(g);
         // SAFETY: the contract above, for every id of the range.
         for gk in unsafe { self.grads.get_unchecked_mut(s..s + len as usize) } {
             *gk = *gk + g;
@@ -287,7 +308,7 @@ impl<T: Number> Adjoints<T> for Buffer<'_, T> {
     #[inline(always)]
     unsafe fn add_dot(&mut self, g: T, w: u32, x: u32, len: u32) {
         let (w, x, n) = (w as usize, x as usize, len as usize);
-        let live = self.live;
+
         // SAFETY: the contract above, for both runs; the split keeps their slices disjoint.
         unsafe {
             let (vw, vx) = (
@@ -304,18 +325,27 @@ impl<T: Number> Adjoints<T> for Buffer<'_, T> {
                     tail.get_unchecked_mut(..n),
                 );
                 let (gw, gx) = if w < x { (g_lo, g_hi) } else { (g_hi, g_lo) };
-                for ((gw, gx), (&wk, &xk)) in gw.iter_mut().zip(gx).zip(vw.iter().zip(vx)) {
-                    *gw = *gw + T::masked(g * xk, live);
-                    *gx = *gx + T::masked(g * wk, live);
+                if T::LANES > 1 && self.partial {
+                    let live = self.live;
+                    for ((gw, gx), (&wk, &xk)) in gw.iter_mut().zip(gx).zip(vw.iter().zip(vx)) {
+                        *gw = *gw + T::masked(g * xk, live);
+                        *gx = *gx + T::masked(g * wk, live);
+                    }
+                } else {
+                    for ((gw, gx), (&wk, &xk)) in gw.iter_mut().zip(gx).zip(vw.iter().zip(vx)) {
+                        *gw = *gw + g * xk;
+                        *gx = *gx + g * wk;
+                    }
                 }
             } else {
                 // Overlapping runs (a dot of a vector with itself): one element at a time.
                 for k in 0..n {
                     let (wk, xk) = (*vw.get_unchecked(k), *vx.get_unchecked(k));
+                    let (dw, dx) = (self.masked(g * xk), self.masked(g * wk));
                     let gw = self.grads.get_unchecked_mut(w + k);
-                    *gw = *gw + T::masked(g * xk, live);
+                    *gw = *gw + dw;
                     let gx = self.grads.get_unchecked_mut(x + k);
-                    *gx = *gx + T::masked(g * wk, live);
+                    *gx = *gx + dx;
                 }
             }
         }

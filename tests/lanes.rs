@@ -15,9 +15,9 @@ use tapegrad::{Lanes, Number, Tape, Var};
 
 use crate::util::same;
 
-/// Lane `l` of every number in `got` is [`same`] as `want[l]`, the scalar run's numbers for
-/// that lane: bit for bit, with any NaN matching any NaN (as `util::same`: payloads are no
-/// part of the contract).
+/// Lane `l` of every number in `got` has the bits of `want[l]`, the scalar run's numbers for
+/// that lane; any NaN matches any NaN, as in `util::same`: a NaN's sign and payload are no
+/// part of the contract, and they differ between debug and release builds of the same code.
 #[track_caller]
 pub fn assert_lane_same<T: Number>(got: &[T], lane: usize, want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");

@@ -6,6 +6,7 @@ mod diagnostics;
 mod forward;
 mod golden;
 mod higher;
+mod lanes;
 mod micrograd;
 mod misuse;
 mod programs;

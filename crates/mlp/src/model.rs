@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use tapegrad::{Run, Tape, Var};
+use tapegrad::{Number, Run, Tape, Var};
 
 use crate::layer::write_list;
 use crate::{Layer, ModelError};
@@ -387,15 +387,17 @@ impl Mlp {
     }
 
     /// [`Mlp::forward_into`] with the parameters' [`Run`] (if they are one) already known, so a
-    /// training step checks its parameters once rather than once per sample.
-    pub(crate) fn record_forward<'t>(
+    /// training step checks its parameters once rather than once per sample. On a lane tape
+    /// (`T = Lanes<N>`, parameters as splat leaves, inputs as lane leaves) it records N
+    /// samples' forward passes as one.
+    pub(crate) fn record_forward<'t, T: Number>(
         &self,
-        tape: &'t Tape,
-        params: &[Var<'t>],
-        params_run: Option<Run<'t>>,
-        x: &[Var<'t>],
-        out: &mut Vec<Var<'t>>,
-        tmp: &mut Vec<Var<'t>>,
+        tape: &'t Tape<T>,
+        params: &[Var<'t, T>],
+        params_run: Option<Run<'t, T>>,
+        x: &[Var<'t, T>],
+        out: &mut Vec<Var<'t, T>>,
+        tmp: &mut Vec<Var<'t, T>>,
     ) {
         let mut at = 0;
         for (l, layer) in self.layers.iter().enumerate() {

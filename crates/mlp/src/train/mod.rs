@@ -268,6 +268,7 @@ impl Trainer {
             loss: config.loss,
             l2: config.l2,
             batch: n,
+            lanes: config.lanes,
         };
         let batch = Batch {
             indices,

@@ -419,8 +419,8 @@ fn say(line: fmt::Arguments<'_>) {
 /// Refuses sizes that need more memory than a run may use, before anything is allocated.
 fn check_memory(args: &Args, sizes: &[usize], model_flag: &str) -> Result<(), AppError> {
     let limit = limits::limit();
-    let Err((culprit, estimate)) = limits::check(args.samples, 2, sizes, args.threads, limit)
-    else {
+    let fits = limits::check(args.samples, 2, sizes, args.threads, args.lanes, limit);
+    let Err((culprit, estimate)) = fits else {
         return Ok(());
     };
     let samples = format!("--samples {}", args.samples);
@@ -428,6 +428,7 @@ fn check_memory(args: &Args, sizes: &[usize], model_flag: &str) -> Result<(), Ap
         limits::Culprit::Model => model_flag.to_string(),
         limits::Culprit::Samples => samples,
         limits::Culprit::Threads => format!("--threads {}", args.threads),
+        limits::Culprit::Lanes => format!("--lanes {}", args.lanes),
         limits::Culprit::Both => format!("{samples} with {model_flag}"),
     };
     Err(AppError::TooLarge {

@@ -495,3 +495,64 @@ impl fmt::Display for Mlp {
         write_list(f, "MLP", &self.layers)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tapegrad::{Lanes, Tape};
+
+    use crate::{Activation, BiasInit, Loss, Mlp};
+
+    /// Each lane of a lane recording (splat parameters, lane inputs and labels) has the value
+    /// and parameter-gradient bits of that sample's own scalar recording: the trainer's
+    /// lane path relies on it, and only its sums over samples may differ.
+    #[test]
+    fn a_lane_forward_and_term_have_each_samples_scalar_bits() {
+        const N: usize = 8;
+        let xs: [[f64; 2]; N] = std::array::from_fn(|l| {
+            let t = l as f64;
+            [(t * 0.7).sin() * 1.5, (t * 1.3).cos() - 0.25]
+        });
+        let ys: [f64; N] = std::array::from_fn(|l| if l % 3 == 0 { -1.0 } else { 1.0 });
+        for (hidden, output) in [
+            (Activation::Relu, Activation::Identity),
+            (Activation::Tanh, Activation::Tanh),
+            (Activation::Sigmoid, Activation::Identity),
+        ] {
+            let model = Mlp::builder(2, &[16, 16, 1])
+                .activation(hidden)
+                .output_activation(output)
+                .bias_init(BiasInit::Uniform)
+                .seed(3)
+                .build();
+            let p = model.parameters();
+            for loss in Loss::ALL {
+                let tape = Tape::<Lanes<N>>::new();
+                let splat: Vec<_> = p.iter().map(|&w| Lanes::splat(w)).collect();
+                let params = tape.vars(&splat);
+                let x = tape.vars(&[0, 1].map(|f| Lanes::from_fn(|l| xs[l][f])));
+                let (mut out, mut tmp) = (Vec::new(), Vec::new());
+                let run = tapegrad::Run::new(&params);
+                model.record_forward(&tape, &params, run, &x, &mut out, &mut tmp);
+                let term = loss.term(out[0], tape.var(Lanes::new(ys)));
+                let grads = term.backward().wrt_all(&params);
+                for l in 0..N {
+                    let scalar = Tape::new();
+                    let sp = model.bind(&scalar);
+                    let sx = scalar.vars(&xs[l]);
+                    let s = model.forward(&scalar, &sp, &sx)[0];
+                    let t = loss.term(s, ys[l]);
+                    let g = t.backward().wrt_all(&sp);
+                    let what = format!("{hidden:?}/{output:?}, {loss:?}, lane {l}");
+                    assert_eq!(
+                        term.value().to_array()[l].to_bits(),
+                        t.value().to_bits(),
+                        "{what}"
+                    );
+                    for (i, (lane, one)) in grads.iter().zip(&g).enumerate() {
+                        assert_eq!(lane.to_array()[l].to_bits(), one.to_bits(), "{what}, p{i}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use tapegrad::{Run, Tape, Var, dot_value};
+use tapegrad::{Number, Run, Tape, Var, dot_value};
 
 use crate::Activation;
 
@@ -155,14 +155,14 @@ impl Layer {
     /// are), each neuron is ONE [`Tape::neuron`] node with O(1) checks (a linear one is
     /// `Activation::Identity`, [`Tape::affine`]'s node), so the outputs are contiguous;
     /// otherwise a `dot` node, a bias add and the activation. Both give the same value and
-    /// gradient bits.
-    pub(crate) fn record<'t>(
+    /// gradient bits. On a lane tape (`T = Lanes<N>`) it records N samples at once.
+    pub(crate) fn record<'t, T: Number>(
         &self,
-        tape: &'t Tape,
-        params: &[Var<'t>],
-        params_run: Option<Run<'t>>,
-        x: &[Var<'t>],
-        out: &mut Vec<Var<'t>>,
+        tape: &'t Tape<T>,
+        params: &[Var<'t, T>],
+        params_run: Option<Run<'t, T>>,
+        x: &[Var<'t, T>],
+        out: &mut Vec<Var<'t, T>>,
     ) {
         out.clear();
         let nin = x.len();
@@ -185,10 +185,22 @@ impl Layer {
                     *z += p[nin];
                 }
                 for (z, n) in out.iter_mut().zip(&self.neurons) {
-                    *z = n.activation.apply(*z);
+                    *z = activate(n.activation, *z);
                 }
             }
         }
+    }
+}
+
+/// [`Activation::apply`] on a `Var` of any number: `apply` takes a [`tapegrad::Real`], which
+/// a lane `Var` is not. The same `Var` methods, so the same nodes.
+#[track_caller]
+fn activate<'t, T: Number>(activation: Activation, z: Var<'t, T>) -> Var<'t, T> {
+    match activation {
+        Activation::Relu => z.relu(),
+        Activation::Tanh => z.tanh(),
+        Activation::Sigmoid => z.sigmoid(),
+        Activation::Identity => z,
     }
 }
 

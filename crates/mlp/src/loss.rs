@@ -2,9 +2,11 @@
 //!
 //! Every loss is a sum of one term per sample: max-margin `relu(1 − y·s)`, squared error
 //! `(s − y)²`, logistic `softplus(−y·s)`; the "mean" losses divide that sum by the number of
-//! samples. Each loss's term is written once, for any [`Real`]: on a recorded
+//! samples. Each loss's term is written once, for any [`Score`]: on a recorded
 //! [`Var`] it records the term's nodes, on an `f64` it computes them, so [`Loss::value`]
-//! gives the tape's numbers without a tape, bit for bit. The sum of the terms is one node.
+//! gives the tape's numbers without a tape, bit for bit; on a lane `Var`
+//! (`Var<Lanes<N>>`, N samples at once) it records them with each lane's label, and each
+//! lane gets the bits of its own sample's term. The sum of the terms is one node.
 //!
 //! ```
 //! use mlp::loss;
@@ -20,7 +22,11 @@
 //! assert_eq!(loss::accuracy(&[2.0, 0.5, -3.0], &labels), 2.0 / 3.0);
 //! ```
 
-use tapegrad::{Real, Tape, Var};
+use std::ops::Div;
+
+use tapegrad::{Lanes, Number, Real, Tape, Var};
+
+use ops::Ops as _;
 
 /// Which data loss a [`Trainer`](crate::Trainer) minimizes.
 ///
@@ -108,7 +114,7 @@ impl Loss {
 
     /// The loss node from the sum of `n` samples' terms: the sum itself, or the sum / `n`
     /// for the mean losses (an empty batch gives the empty sum, 0).
-    pub(crate) fn finish<S: Real>(self, sum: S, n: usize) -> S {
+    pub(crate) fn finish<S: Copy + Div<f64, Output = S>>(self, sum: S, n: usize) -> S {
         if self.is_mean() && n > 0 {
             sum / n as f64
         } else {
@@ -117,24 +123,32 @@ impl Loss {
     }
 
     /// The term of one sample: recorded when `score` is a [`Var`], computed when it is an
-    /// `f64` (the same bits either way).
+    /// `f64` (the same bits either way). On a lane `Var` the label is a lane `Var` too (a
+    /// leaf with each lane's label), and lane `l` of the term has the bits of the term of
+    /// lane `l`'s score and label.
     ///
     /// ```
     /// assert_eq!(mlp::Loss::MaxMargin.term(0.25, -1.0), 1.25);
     /// assert_eq!(mlp::Loss::SumSquared.term(3.0, 1.0), 4.0);
     /// assert!((mlp::Loss::Logistic.term(0.0, 1.0) - 2f64.ln()).abs() < 1e-15);
+    ///
+    /// use tapegrad::{Lanes, Tape};
+    /// let tape = Tape::<Lanes<2>>::new();
+    /// let (s, y) = (tape.var(Lanes::new([0.25, 3.0])), tape.var(Lanes::new([-1.0, 1.0])));
+    /// let t = mlp::Loss::MaxMargin.term(s, y);
+    /// assert_eq!(t.value().to_array(), [1.25, 0.0]);
     /// ```
-    pub fn term<S: Real>(self, score: S, label: f64) -> S {
+    pub fn term<S: Score>(self, score: S, label: S::Label) -> S {
         match self {
-            Loss::MaxMargin => (score * label).rsub(1.0).relu(),
-            Loss::SumSquared | Loss::MeanSquared => (score - label).powi(2),
+            Loss::MaxMargin => score.times(label).rsub(1.0).relu(),
+            Loss::SumSquared | Loss::MeanSquared => score.minus(label).powi(2),
             Loss::Logistic => {
                 // softplus(z) = ln(e^(z−c) + e^(−c)) + c for any constant c; c = max(z, 0)
                 // keeps every exponent ≤ 0, so nothing overflows, and the gradient is σ(z)
                 // exactly, at z = 0 too. The node count does not depend on the data.
-                let z = score * -label;
-                let c = shift(z.value());
-                ((z - c).exp() + (-c).exp()).ln() + c
+                let z = score.times(label.neg());
+                let c = z.shift();
+                z.minus(c).exp().plus(c.neg().exp()).ln().plus(c)
             }
         }
     }
@@ -199,6 +213,151 @@ fn shift(z: f64) -> f64 {
     if z > 0.0 { z } else { 0.0 }
 }
 
+/// A number a loss term is written over: `f64` (computed), a [`Var`] (recorded), or a lane
+/// `Var<Lanes<N>>` (recorded for N samples at once).
+///
+/// [`Score::Label`] is the kind of a sample's constants (its label, the softplus shift):
+/// `f64` for `f64` and `Var`, stored in the nodes that use them as a scalar tape stores
+/// constants; a lane `Var` for a lane `Var`, since each lane has its own (a lane tape's
+/// operators take `f64` constants only). `Var · Var` and `Var · c` give the score the same
+/// value and gradient bits, so a lane's term is the scalar term, bit for bit. The trait is
+/// sealed.
+///
+/// ```
+/// use mlp::{Loss, loss::Score};
+/// use tapegrad::{Lanes, Tape};
+///
+/// fn hinge<S: Score>(s: S, y: S::Label) -> S {
+///     Loss::MaxMargin.term(s, y)
+/// }
+/// let tape = Tape::new();
+/// assert_eq!(hinge(tape.var(0.5), 1.0).value(), hinge(0.5, 1.0));
+/// let lanes = Tape::<Lanes<2>>::new();
+/// let y = lanes.var(Lanes::new([1.0, -1.0]));
+/// assert_eq!(hinge(lanes.var(Lanes::splat(0.5)), y).value().to_array(), [0.5, 1.5]);
+/// ```
+pub trait Score: ops::Ops {}
+
+impl Score for f64 {}
+impl Score for Var<'_> {}
+impl<const N: usize> Score for Var<'_, Lanes<N>> {}
+
+mod ops {
+    use super::{Lanes, Number, Real, Var, shift};
+
+    /// The operations the loss terms use; private, so that [`Score`](super::Score) is
+    /// sealed.
+    pub trait Ops: Copy {
+        /// A sample's constant (its label, the softplus shift): a number the terms combine
+        /// with `Self`, and which itself supports the terms' operations.
+        type Label: Ops<Label = Self::Label>;
+        fn times(self, y: Self::Label) -> Self;
+        fn minus(self, y: Self::Label) -> Self;
+        fn plus(self, y: Self::Label) -> Self;
+        fn neg(self) -> Self;
+        fn rsub(self, c: f64) -> Self;
+        fn relu(self) -> Self;
+        fn powi(self, n: i32) -> Self;
+        fn exp(self) -> Self;
+        fn ln(self) -> Self;
+        /// `max(z, 0)` of each sample's value, a constant.
+        fn shift(self) -> Self::Label;
+    }
+
+    impl Ops for f64 {
+        type Label = f64;
+        fn times(self, y: f64) -> f64 {
+            self * y
+        }
+        fn minus(self, y: f64) -> f64 {
+            self - y
+        }
+        fn plus(self, y: f64) -> f64 {
+            self + y
+        }
+        fn neg(self) -> f64 {
+            -self
+        }
+        fn rsub(self, c: f64) -> f64 {
+            Real::rsub(self, c)
+        }
+        fn relu(self) -> f64 {
+            Real::relu(self)
+        }
+        fn powi(self, n: i32) -> f64 {
+            Real::powi(self, n)
+        }
+        fn exp(self) -> f64 {
+            Real::exp(self)
+        }
+        fn ln(self) -> f64 {
+            Real::ln(self)
+        }
+        fn shift(self) -> f64 {
+            shift(self)
+        }
+    }
+
+    /// Generic over the number, with the constant kind chosen per number.
+    macro_rules! var_ops {
+        ($label:ty, |$v:ident| $shift:expr) => {
+            type Label = $label;
+            #[track_caller]
+            fn times(self, y: $label) -> Self {
+                self * y
+            }
+            #[track_caller]
+            fn minus(self, y: $label) -> Self {
+                self - y
+            }
+            #[track_caller]
+            fn plus(self, y: $label) -> Self {
+                self + y
+            }
+            #[track_caller]
+            fn neg(self) -> Self {
+                -self
+            }
+            #[track_caller]
+            fn rsub(self, c: f64) -> Self {
+                c - self
+            }
+            #[track_caller]
+            fn relu(self) -> Self {
+                Var::relu(self)
+            }
+            #[track_caller]
+            fn powi(self, n: i32) -> Self {
+                Var::powi(self, n)
+            }
+            #[track_caller]
+            fn exp(self) -> Self {
+                Var::exp(self)
+            }
+            #[track_caller]
+            fn ln(self) -> Self {
+                Var::ln(self)
+            }
+            #[track_caller]
+            fn shift(self) -> $label {
+                let $v = self;
+                $shift
+            }
+        };
+    }
+
+    impl Ops for Var<'_> {
+        var_ops!(f64, |z| shift(z.value()));
+    }
+
+    impl<'t, const N: usize> Ops for Var<'t, Lanes<N>> {
+        var_ops!(Var<'t, Lanes<N>>, |z| {
+            let value = z.value();
+            z.tape().var(Lanes::from_fn(|l| shift(value.lane(l))))
+        });
+    }
+}
+
 /// micrograd's demo loss: the mean over samples of `relu(1 − yᵢ·sᵢ)`, for labels ±1.
 ///
 /// Three nodes per sample, one sum, one division. An empty batch gives 0.
@@ -233,7 +392,7 @@ pub fn max_margin<'t>(tape: &'t Tape, scores: &[Var<'t>], labels: &[f64]) -> Var
 ///
 /// If a parameter belongs to another tape.
 #[track_caller]
-pub fn l2<'t>(tape: &'t Tape, params: &[Var<'t>], alpha: f64) -> Var<'t> {
+pub fn l2<'t, T: Number>(tape: &'t Tape<T>, params: &[Var<'t, T>], alpha: f64) -> Var<'t, T> {
     tape.dot(params, params) * alpha
 }
 

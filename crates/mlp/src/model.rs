@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use tapegrad::{Run, Tape, Var};
+use tapegrad::{Number, Run, Tape, Var};
 
 use crate::layer::write_list;
 use crate::{Layer, ModelError};
@@ -387,15 +387,17 @@ impl Mlp {
     }
 
     /// [`Mlp::forward_into`] with the parameters' [`Run`] (if they are one) already known, so a
-    /// training step checks its parameters once rather than once per sample.
-    pub(crate) fn record_forward<'t>(
+    /// training step checks its parameters once rather than once per sample. On a lane tape
+    /// (`T = Lanes<N>`, parameters as splat leaves, inputs as lane leaves) it records N
+    /// samples' forward passes as one.
+    pub(crate) fn record_forward<'t, T: Number>(
         &self,
-        tape: &'t Tape,
-        params: &[Var<'t>],
-        params_run: Option<Run<'t>>,
-        x: &[Var<'t>],
-        out: &mut Vec<Var<'t>>,
-        tmp: &mut Vec<Var<'t>>,
+        tape: &'t Tape<T>,
+        params: &[Var<'t, T>],
+        params_run: Option<Run<'t, T>>,
+        x: &[Var<'t, T>],
+        out: &mut Vec<Var<'t, T>>,
+        tmp: &mut Vec<Var<'t, T>>,
     ) {
         let mut at = 0;
         for (l, layer) in self.layers.iter().enumerate() {
@@ -491,5 +493,66 @@ impl Mlp {
 impl fmt::Display for Mlp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_list(f, "MLP", &self.layers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tapegrad::{Lanes, Tape};
+
+    use crate::{Activation, BiasInit, Loss, Mlp};
+
+    /// Each lane of a lane recording (splat parameters, lane inputs and labels) has the value
+    /// and parameter-gradient bits of that sample's own scalar recording: the trainer's
+    /// lane path relies on it, and only its sums over samples may differ.
+    #[test]
+    fn a_lane_forward_and_term_have_each_samples_scalar_bits() {
+        const N: usize = 8;
+        let xs: [[f64; 2]; N] = std::array::from_fn(|l| {
+            let t = l as f64;
+            [(t * 0.7).sin() * 1.5, (t * 1.3).cos() - 0.25]
+        });
+        let ys: [f64; N] = std::array::from_fn(|l| if l % 3 == 0 { -1.0 } else { 1.0 });
+        for (hidden, output) in [
+            (Activation::Relu, Activation::Identity),
+            (Activation::Tanh, Activation::Tanh),
+            (Activation::Sigmoid, Activation::Identity),
+        ] {
+            let model = Mlp::builder(2, &[16, 16, 1])
+                .activation(hidden)
+                .output_activation(output)
+                .bias_init(BiasInit::Uniform)
+                .seed(3)
+                .build();
+            let p = model.parameters();
+            for loss in Loss::ALL {
+                let tape = Tape::<Lanes<N>>::new();
+                let splat: Vec<_> = p.iter().map(|&w| Lanes::splat(w)).collect();
+                let params = tape.vars(&splat);
+                let x = tape.vars(&[0, 1].map(|f| Lanes::from_fn(|l| xs[l][f])));
+                let (mut out, mut tmp) = (Vec::new(), Vec::new());
+                let run = tapegrad::Run::new(&params);
+                model.record_forward(&tape, &params, run, &x, &mut out, &mut tmp);
+                let term = loss.term(out[0], tape.var(Lanes::new(ys)));
+                let grads = term.backward().wrt_all(&params);
+                for l in 0..N {
+                    let scalar = Tape::new();
+                    let sp = model.bind(&scalar);
+                    let sx = scalar.vars(&xs[l]);
+                    let s = model.forward(&scalar, &sp, &sx)[0];
+                    let t = loss.term(s, ys[l]);
+                    let g = t.backward().wrt_all(&sp);
+                    let what = format!("{hidden:?}/{output:?}, {loss:?}, lane {l}");
+                    assert_eq!(
+                        term.value().to_array()[l].to_bits(),
+                        t.value().to_bits(),
+                        "{what}"
+                    );
+                    for (i, (lane, one)) in grads.iter().zip(&g).enumerate() {
+                        assert_eq!(lane.to_array()[l].to_bits(), one.to_bits(), "{what}, p{i}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -103,6 +103,16 @@ fn steps_after_the_first_do_not_allocate() {
     assert_eq!(least(|| steps_cost(20, &demo(), 10)), (0, 0));
     assert_eq!(least(|| steps_cost(200, &demo(), 10)), (0, 0));
     assert_eq!(least(|| steps_cost(200, &adam_minibatch(), 10)), (0, 0));
+    // Lane tapes keep their buffers as the scalar tape does, padded groups included.
+    for lanes in [4, 8, 16] {
+        let config = TrainConfig { lanes, ..demo() };
+        assert_eq!(least(|| steps_cost(100, &config, 10)), (0, 0), "{lanes}");
+        let config = TrainConfig {
+            lanes,
+            ..threads(adam_minibatch(), 2)
+        };
+        assert_eq!(least(|| steps_cost(200, &config, 10)), (0, 0), "{lanes}");
+    }
     // A batch of one chunk is recorded on the calling thread whatever the thread count.
     assert_eq!(
         least(|| steps_cost(200, &threads(adam_minibatch(), 2), 10)),

@@ -20,6 +20,7 @@ use crate::numbers::exact;
 ///
 /// let args = Args::parse_from(["moons", "--steps", "20", "--hidden", "8,8", "--quiet"]);
 /// assert_eq!(args.steps(), 20);
+/// assert_eq!(args.lanes, mlp::TrainConfig::DEFAULT_LANES); // --lanes 1: the scalar tape
 /// assert_eq!(args.hidden_sizes(), vec![8, 8]);
 /// assert!(args.quiet);
 /// assert_eq!(Args::default().steps(), 100);
@@ -95,6 +96,13 @@ pub struct Args {
     /// order. Worth it for large --samples (1000 and up); the demo's 100 points are two chunks.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = whole_number::<usize, 0>)]
     pub threads: usize,
+
+    /// Samples recorded at once: 1 records one sample per tape node (the scalar tape); 4, 8
+    /// or 16 record that many per node on a lane tape, which gives each sample the scalar
+    /// tape's numbers, so losses and parameters agree with --lanes 1 to rounding (sums over
+    /// samples run in another order). The default is the fastest width for the demo.
+    #[arg(long, default_value_t = mlp::TrainConfig::DEFAULT_LANES, value_name = "N", value_parser = lane_width)]
+    pub lanes: usize,
 
     /// Output folder, created if missing.
     #[arg(long, default_value = "out", value_name = "DIR")]
@@ -260,6 +268,15 @@ fn whole_number<T: std::str::FromStr, const LEAST: u64>(s: &str) -> Result<T, St
     })
 }
 
+fn lane_width(s: &str) -> Result<usize, String> {
+    let n = whole_number::<usize, 1>(s)?;
+    if mlp::TrainConfig::LANE_WIDTHS.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("`{s}` lanes: must be 1 (scalar), 4, 8 or 16"))
+    }
+}
+
 fn positive_usize(s: &str) -> Result<usize, String> {
     match whole_number::<usize, 1>(s)? {
         0 => Err("layer sizes must be at least 1".to_string()),
@@ -312,6 +329,7 @@ mod tests {
         assert_eq!(a.out, PathBuf::from("out"));
         assert!(a.load.is_none() && !a.quiet);
         assert_eq!(a.threads, 1);
+        assert_eq!(a.lanes, mlp::TrainConfig::DEFAULT_LANES);
     }
 
     #[test]
@@ -337,6 +355,9 @@ mod tests {
             (vec!["--hidden", "-3"], "1 or more"),
             (vec!["--hidden", "-3"], "negative"),
             (vec!["--steps", "1e3"], "not a whole number"),
+            (vec!["--lanes", "3"], "must be 1 (scalar), 4, 8 or 16"),
+            (vec!["--lanes", "0"], "must be 1 (scalar), 4, 8 or 16"),
+            (vec!["--lanes", "-4"], "negative"),
         ] {
             let err = Args::try_parse_from(std::iter::once("moons").chain(argv.iter().copied()))
                 .expect_err(&format!("{argv:?} should be rejected"));

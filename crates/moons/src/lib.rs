@@ -2,7 +2,8 @@
 //!
 //! The tapegrad workspace's main job: micrograd's demo in Rust. It trains an MLP(2, [16, 16, 1])
 //! on 100 two-moons points with micrograd's max-margin loss, 1e-4 L2 regularization and its
-//! learning-rate schedule (1.0 → 0.1) for 100 full-batch steps, printing one line per step,
+//! learning-rate schedule (1.0 → 0.1) for 100 full-batch steps, four samples per tape node
+//! (`--lanes`), printing one line per step and a summary that ends with the time per step,
 //! and writes into an output folder:
 //!
 //! | file | what |
@@ -107,6 +108,9 @@ pub struct Summary {
     pub accuracy: f64,
     /// Wall time spent training.
     pub train_time: Duration,
+    /// Wall time per training step, the printing of the step lines left out (zero when
+    /// only evaluating): the summary line's last figure.
+    pub step_time: Duration,
     /// Wall time of the whole run (data, training, evaluation, files).
     pub total_time: Duration,
     /// The folder the files went into: `--out`, or for a useless run when `--out` already
@@ -144,18 +148,51 @@ impl fmt::Display for Summary {
         } else {
             write!(
                 f,
-                "final: loss {loss}, accuracy {accuracy:.1}%, {parameters}, {} in {:.3} s (wall time; {:.3} s in all); files in {}",
-                count(self.steps, "step"),
-                self.train_time.as_secs_f64(),
-                self.total_time.as_secs_f64(),
+                "final: loss {loss}, accuracy {accuracy:.1}%, {parameters}; files in {}",
                 self.out_dir.display(),
             )?;
+            self.write_kept(f)?;
+            // The time per step last: the figure to compare between runs and settings.
+            return write!(
+                f,
+                "; {:.3} s in all, {:.3} s training: {} per step over {}",
+                self.total_time.as_secs_f64(),
+                self.train_time.as_secs_f64(),
+                per_step(self.step_time),
+                count(self.steps, "step"),
+            );
         }
+        self.write_kept(f)
+    }
+}
+
+impl Summary {
+    fn write_kept(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kept {
             Some(kept) => write!(f, " ({} keeps the previous run's)", kept.display()),
             None => Ok(()),
         }
     }
+}
+
+/// A step's wall time with three significant digits in µs, ms or s: `41.2 µs`, `1.23 ms`.
+fn per_step(t: Duration) -> String {
+    let s = t.as_secs_f64();
+    let (value, unit) = if s < 1e-3 {
+        (s * 1e6, "µs")
+    } else if s < 1.0 {
+        (s * 1e3, "ms")
+    } else {
+        (s, "s")
+    };
+    let decimals = if value < 10.0 {
+        2
+    } else if value < 100.0 {
+        1
+    } else {
+        0
+    };
+    format!("{value:.decimals$} {unit}")
 }
 
 /// Why a [`run`] failed. Its [`Display`](fmt::Display) is one line meant for the user.
@@ -382,8 +419,8 @@ fn say(line: fmt::Arguments<'_>) {
 /// Refuses sizes that need more memory than a run may use, before anything is allocated.
 fn check_memory(args: &Args, sizes: &[usize], model_flag: &str) -> Result<(), AppError> {
     let limit = limits::limit();
-    let Err((culprit, estimate)) = limits::check(args.samples, 2, sizes, args.threads, limit)
-    else {
+    let fits = limits::check(args.samples, 2, sizes, args.threads, args.lanes, limit);
+    let Err((culprit, estimate)) = fits else {
         return Ok(());
     };
     let samples = format!("--samples {}", args.samples);
@@ -391,6 +428,7 @@ fn check_memory(args: &Args, sizes: &[usize], model_flag: &str) -> Result<(), Ap
         limits::Culprit::Model => model_flag.to_string(),
         limits::Culprit::Samples => samples,
         limits::Culprit::Threads => format!("--threads {}", args.threads),
+        limits::Culprit::Lanes => format!("--lanes {}", args.lanes),
         limits::Culprit::Both => format!("{samples} with {model_flag}"),
     };
     Err(AppError::TooLarge {
@@ -508,6 +546,7 @@ pub fn run(args: Args) -> Result<Summary, AppError> {
         loss: trained.loss,
         accuracy: trained.accuracy,
         train_time: trained.train_time,
+        step_time: trained.step_time,
         total_time: started.elapsed(),
         out_dir: committed.dir,
         kept: committed.kept,
@@ -580,6 +619,7 @@ struct Trained {
     accuracy: f64,
     chance: f64,
     train_time: Duration,
+    step_time: Duration,
     verdict: Verdict,
 }
 
@@ -608,16 +648,20 @@ fn train_or_evaluate(args: &Args, model: &mut Mlp, data: &Dataset) -> Result<Tra
         batch_size: None,
         seed: args.seed,
         threads: args.threads,
+        lanes: args.lanes,
         ..TrainConfig::micrograd_demo()
     };
     let train_start = Instant::now();
     let quiet = args.quiet;
+    // Printing the step lines is not training: its time is left out of the time per step.
+    let mut printing = Duration::ZERO;
     let reports = if steps == 0 {
         Vec::new()
     } else {
         Trainer::new(config)
             .train(model, data, |r| {
                 if !quiet {
+                    let start = Instant::now();
                     say(format_args!(
                         "step {:>3}  loss {}  accuracy {:>5.1}%  lr {}",
                         r.step,
@@ -625,6 +669,7 @@ fn train_or_evaluate(args: &Args, model: &mut Mlp, data: &Dataset) -> Result<Tra
                         100.0 * r.accuracy,
                         readable(r.learning_rate)
                     ));
+                    printing += start.elapsed();
                 }
             })
             .map_err(|e| match e {
@@ -636,6 +681,13 @@ fn train_or_evaluate(args: &Args, model: &mut Mlp, data: &Dataset) -> Result<Tra
             })?
     };
     let train_time = train_start.elapsed();
+    let step_time = match u32::try_from(reports.len()) {
+        Ok(0) => Duration::ZERO,
+        Ok(n) => train_time.saturating_sub(printing) / n,
+        Err(_) => train_time
+            .saturating_sub(printing)
+            .div_f64(reports.len() as f64),
+    };
     let history: Vec<StepRow> = reports.iter().map(StepRow::from).collect();
     let (loss, accuracy) = evaluate(model, data);
     if !loss.is_finite() {
@@ -653,6 +705,7 @@ fn train_or_evaluate(args: &Args, model: &mut Mlp, data: &Dataset) -> Result<Tra
         accuracy,
         chance,
         train_time,
+        step_time,
         verdict,
     })
 }

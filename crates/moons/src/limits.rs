@@ -16,9 +16,9 @@ const CHUNK: u128 = mlp::TrainConfig::DEFAULT_CHUNK_SIZE as u128;
 /// ```
 /// use moons::limits::Estimate;
 ///
-/// let demo = Estimate::new(100, 2, &[16, 16, 1], 1);
+/// let demo = Estimate::new(100, 2, &[16, 16, 1], 1, 4);
 /// assert!(demo.total() < 10 << 20, "{demo:?}");
-/// let huge = Estimate::new(1_000_000_000, 2, &[16, 16, 1], 1);
+/// let huge = Estimate::new(1_000_000_000, 2, &[16, 16, 1], 1, 1);
 /// assert!(huge.data > 64_000_000_000);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +34,15 @@ pub struct Estimate {
 
 impl Estimate {
     /// The estimate for `samples` points of `nin` inputs, a model with layer `sizes` (output
-    /// layer included) and `threads` worker threads (0: one per core).
-    pub fn new(samples: usize, nin: usize, sizes: &[usize], threads: usize) -> Estimate {
+    /// layer included), `threads` worker threads (0: one per core) and tapes of `lanes`
+    /// lanes (`--lanes`; 1 for the scalar tape).
+    pub fn new(
+        samples: usize,
+        nin: usize,
+        sizes: &[usize],
+        threads: usize,
+        lanes: usize,
+    ) -> Estimate {
         let samples = samples as u128;
         let mut params: u128 = 0;
         let mut neurons: u128 = 0;
@@ -52,9 +59,17 @@ impl Estimate {
             t => t,
         } as u128;
         let workers = threads.clamp(1, chunks);
-        let per_tape = params
-            .saturating_mul(48)
-            .saturating_add(samples.min(CHUNK).saturating_mul(neurons + nin as u128 + 8) * 48);
+        // A node of a lane tape holds its value and adjoint in every lane, and a lane worker
+        // keeps the parameters and their gradient per lane too: 32 more bytes per extra lane
+        // (and per parameter); its nodes each serve `lanes` samples of a chunk.
+        let lanes = (lanes as u128).max(1);
+        let node = 48 + 32 * (lanes - 1);
+        let groups = samples.min(CHUNK).div_ceil(lanes);
+        let per_tape = params.saturating_mul(node).saturating_add(
+            groups
+                .saturating_mul(neurons + nin as u128 + 8)
+                .saturating_mul(node),
+        );
         Estimate {
             // A Vec of two f64 per point, its heap block, the label and the generator's copy.
             data: samples.saturating_mul(96),
@@ -115,6 +130,8 @@ pub enum Culprit {
     Samples,
     /// The worker threads' tapes tip it over (`--threads`).
     Threads,
+    /// The lane tapes' wider nodes tip it over (`--lanes`).
+    Lanes,
     /// Only the combination of data and model is too large.
     Both,
 }
@@ -125,27 +142,36 @@ pub enum Culprit {
 /// ```
 /// use moons::limits::{check, Culprit};
 ///
-/// assert!(check(100, 2, &[16, 16, 1], 1, 1 << 30).is_ok());
-/// assert_eq!(check(100, 2, &[100_000, 100_000, 1], 1, 1 << 30).unwrap_err().0, Culprit::Model);
-/// assert_eq!(check(usize::MAX, 2, &[16, 16, 1], 1, 1 << 30).unwrap_err().0, Culprit::Samples);
+/// assert!(check(100, 2, &[16, 16, 1], 1, 4, 1 << 30).is_ok());
+/// assert_eq!(check(100, 2, &[100_000, 100_000, 1], 1, 1, 1 << 30).unwrap_err().0, Culprit::Model);
+/// assert_eq!(check(usize::MAX, 2, &[16, 16, 1], 1, 1, 1 << 30).unwrap_err().0, Culprit::Samples);
+/// // 20 million parameters fit on the scalar tape, not on 16-lane tapes.
+/// assert!(check(100, 2, &[4_000, 5_000, 1], 1, 1, 4 << 30).is_ok());
+/// assert_eq!(check(100, 2, &[4_000, 5_000, 1], 1, 16, 4 << 30).unwrap_err().0, Culprit::Lanes);
 /// ```
 pub fn check(
     samples: usize,
     nin: usize,
     sizes: &[usize],
     threads: usize,
+    lanes: usize,
     limit: u64,
 ) -> Result<(), (Culprit, Estimate)> {
     let limit = u128::from(limit);
-    let full = Estimate::new(samples, nin, sizes, threads);
+    let full = Estimate::new(samples, nin, sizes, threads, lanes);
     if full.total() <= limit {
         return Ok(());
     }
-    let culprit = if Estimate::new(2, nin, sizes, 1).total() > limit {
+    let fits = |samples, sizes, threads, lanes| {
+        Estimate::new(samples, nin, sizes, threads, lanes).total() <= limit
+    };
+    let culprit = if !fits(2, sizes, 1, 1) {
         Culprit::Model
-    } else if Estimate::new(samples, nin, &[16, 16, 1], 1).total() > limit {
+    } else if !fits(samples, &[16, 16, 1], 1, 1) {
         Culprit::Samples
-    } else if Estimate::new(samples, nin, sizes, 1).total() <= limit {
+    } else if fits(samples, sizes, threads, 1) {
+        Culprit::Lanes
+    } else if fits(samples, sizes, 1, 1) {
         Culprit::Threads
     } else {
         Culprit::Both

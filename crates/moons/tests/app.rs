@@ -324,6 +324,8 @@ fn binary_reports_bad_flags_and_bad_folders_and_runs() {
         last.starts_with("final: loss ") && last.contains("337 parameters"),
         "{stdout}"
     );
+    // The time per step ends the run's report.
+    assert!(last.ends_with(" per step over 3 steps"), "{last}");
     for f in OUTPUT_FILES {
         assert!(out.join(f).is_file(), "{f}");
     }
@@ -401,4 +403,32 @@ fn a_huge_step_count_with_a_diverging_rate_is_a_clear_error() {
     assert!(stderr.starts_with("moons: error: "), "{stderr}");
     assert!(stderr.contains("training stopped at step "), "{stderr}");
     assert!(!stderr.contains("memory allocation"), "{stderr}");
+}
+
+/// The lane tape (the default) and the scalar tape (`--lanes 1`) train the same model: each
+/// sample's numbers are the same, only the sums over samples run in another order.
+#[test]
+fn lanes_and_the_scalar_tape_train_the_same_model() {
+    let run = |lanes: &str| {
+        let args = Args::parse_from(["moons", "--steps", "30", "--quiet", "--lanes", lanes]);
+        let dir = tempfile::tempdir().unwrap();
+        let summary = moons::run(Args {
+            out: dir.path().join("out"),
+            ..args
+        })
+        .unwrap();
+        (summary.loss, summary.history)
+    };
+    let (loss, history) = run("1");
+    for lanes in ["4", "8", "16"] {
+        let (l, h) = run(lanes);
+        assert!((l - loss).abs() <= 1e-12 * loss, "{lanes}: {l} vs {loss}");
+        for (a, b) in h.iter().zip(&history) {
+            assert!(
+                (a.loss - b.loss).abs() <= 1e-12 * b.loss,
+                "{lanes}: {a:?} vs {b:?}"
+            );
+        }
+    }
+    assert_eq!(Args::default().lanes, mlp::TrainConfig::DEFAULT_LANES);
 }

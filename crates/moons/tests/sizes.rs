@@ -47,7 +47,7 @@ fn a_loaded_model_too_large_for_the_data_is_named() {
     let limit = moons::limits::limit();
     let samples = (1..40)
         .map(|k| 1usize << k)
-        .find(|&n| check(n, 2, &[2000, 1], 1, limit).is_err())
+        .find(|&n| check(n, 2, &[2000, 1], 1, mlp::TrainConfig::DEFAULT_LANES, limit).is_err())
         .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_moons"))
         .args([
@@ -70,32 +70,49 @@ fn a_loaded_model_too_large_for_the_data_is_named() {
 #[test]
 fn the_estimate_grows_with_each_size_and_blames_the_right_one() {
     let limit = 1u64 << 30;
-    let demo = Estimate::new(100, 2, &[16, 16, 1], 1);
+    let demo = Estimate::new(100, 2, &[16, 16, 1], 1, 1);
     assert!(demo.total() < u128::from(limit));
     // A hidden layer of 100,000 alone fits; two of them (10^10 weights) do not.
-    assert!(check(100, 2, &[100_000, 1], 1, 8 << 30).is_ok());
+    assert!(check(100, 2, &[100_000, 1], 1, 1, 8 << 30).is_ok());
     assert_eq!(
-        check(100, 2, &[100_000, 100_000, 1], 1, 8 << 30)
+        check(100, 2, &[100_000, 100_000, 1], 1, 1, 8 << 30)
             .unwrap_err()
             .0,
         Culprit::Model
     );
     assert_eq!(
-        check(1_000_000_000, 2, &[16, 16, 1], 1, limit)
+        check(1_000_000_000, 2, &[16, 16, 1], 1, 1, limit)
             .unwrap_err()
             .0,
         Culprit::Samples
     );
     // More samples, wider layers and more threads each need more.
-    assert!(Estimate::new(1000, 2, &[16, 16, 1], 1).total() > demo.total());
-    assert!(Estimate::new(100, 2, &[32, 16, 1], 1).total() > demo.total());
+    assert!(Estimate::new(1000, 2, &[16, 16, 1], 1, 1).total() > demo.total());
+    assert!(Estimate::new(100, 2, &[32, 16, 1], 1, 1).total() > demo.total());
     assert!(
-        Estimate::new(1000, 2, &[16, 16, 1], 4).total()
-            > Estimate::new(1000, 2, &[16, 16, 1], 1).total()
+        Estimate::new(1000, 2, &[16, 16, 1], 4, 1).total()
+            > Estimate::new(1000, 2, &[16, 16, 1], 1, 1).total()
+    );
+    // Wider lanes hold more bytes per node; with one lane the scalar estimate.
+    let lanes = |n| Estimate::new(1000, 2, &[64, 64, 1], 1, n).total();
+    assert!(lanes(1) < lanes(4) && lanes(4) < lanes(8) && lanes(8) < lanes(16));
+    assert_eq!(
+        check(100, 2, &[4_000, 5_000, 1], 1, 16, 4 << 30)
+            .unwrap_err()
+            .0,
+        Culprit::Lanes
     );
     // Nothing overflows at the largest values.
-    let worst = Estimate::new(usize::MAX, 2, &[usize::MAX, usize::MAX, 1], usize::MAX);
-    assert!(worst.total() > u128::from(u64::MAX));
+    for lanes in [1, usize::MAX] {
+        let worst = Estimate::new(
+            usize::MAX,
+            2,
+            &[usize::MAX, usize::MAX, 1],
+            usize::MAX,
+            lanes,
+        );
+        assert!(worst.total() > u128::from(u64::MAX));
+    }
 }
 
 #[test]

@@ -32,7 +32,9 @@ pub use config::{StepReport, TrainConfig};
 /// naming the step and the first bad number, and the model keeps the parameters it had.
 /// The tapes and all scratch buffers live in the trainer, so after the first step a step
 /// on one thread allocates nothing, and the number of recorded nodes is the same every step
-/// ([`StepReport::tape_len`]).
+/// ([`StepReport::tape_len`]). With [`TrainConfig::lanes`] N above 1, a chunk's samples are
+/// recorded N at a time on a lane tape, one forward pass per group of N (see there for
+/// what that changes: the order of the sums over samples, not each sample's numbers).
 ///
 /// Mini-batches are drawn from a shuffle of the dataset per epoch (ChaCha8, from
 /// [`TrainConfig::seed`]); batches run across epoch boundaries, so every batch has the same
@@ -64,7 +66,7 @@ pub use config::{StepReport, TrainConfig};
 /// starting from chunk 0's. A chunk's recording does not depend on which thread or tape
 /// records it, and the chunk boundaries depend only on the batch size and the chunk size.
 /// Therefore **every thread count gives bitwise the same losses, gradients, reports and
-/// parameters**, on any machine:
+/// parameters**, on any machine, for each lane width:
 ///
 /// ```
 /// use mlp::{datasets, Mlp, TrainConfig, Trainer};
@@ -268,6 +270,7 @@ impl Trainer {
             loss: config.loss,
             l2: config.l2,
             batch: n,
+            lanes: config.lanes,
         };
         let batch = Batch {
             indices,

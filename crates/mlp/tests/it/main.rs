@@ -6,6 +6,7 @@ mod files;
 mod gradient;
 #[cfg(feature = "serde")]
 mod hostile;
+mod lanes;
 mod model;
 mod parallel;
 mod training;

@@ -144,7 +144,10 @@ impl TrainConfig {
     /// machine were 42 µs per step with `lanes: 1`, 25 µs with 4, 29 µs with 8 and 44 µs
     /// with 16 (a busier sitting kept the order: 57, 35, 37–43 and 56–61 µs). Wider lanes
     /// pad more of the 36-sample chunk and carry more bytes per node. On 1,000 samples, 4
-    /// lanes took 62 % of the scalar step's time. [`TrainConfig::micrograd_demo`] keeps 1,
+    /// lanes took 62 % of the scalar step's time. Measured again once lane sweeps ran on AVX2
+    /// where the processor has it, as medians of 25 runs of the `moons` app (the whole step,
+    /// threads included): 49, 35, 38 and 46 µs, the order unchanged.
+    /// [`TrainConfig::micrograd_demo`] keeps 1,
     /// the scalar recording, whose losses are bit for bit those of
     /// [`evaluate`](crate::evaluate).
     ///

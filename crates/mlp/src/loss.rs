@@ -216,7 +216,7 @@ fn shift(z: f64) -> f64 {
 /// A number a loss term is written over: `f64` (computed), a [`Var`] (recorded), or a lane
 /// `Var<Lanes<N>>` (recorded for N samples at once).
 ///
-/// [`Score::Label`] is the kind of a sample's constants (its label, the softplus shift):
+/// `S::Label` is the kind of a sample's constants (its label, the softplus shift):
 /// `f64` for `f64` and `Var`, stored in the nodes that use them as a scalar tape stores
 /// constants; a lane `Var` for a lane `Var`, since each lane has its own (a lane tape's
 /// operators take `f64` constants only). `Var · Var` and `Var · c` give the score the same

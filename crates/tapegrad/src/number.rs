@@ -79,7 +79,9 @@ mod private {
         fn both(a: Self::Mask, b: Self::Mask) -> Self::Mask;
 
         /// `d` in the lanes of `mask`, −0 elsewhere: −0 is the one number whose addition
-        /// leaves every adjoint's bits as they are, so a masked lane is a skipped one.
+        /// leaves every adjoint's bits as they are, so a masked lane is a skipped one. `d` is
+        /// ±0 outside `mask` (a contribution of a zero adjoint in a clean lane, where every
+        /// factor is finite), so setting the sign bit there is enough.
         fn masked(d: Self, mask: Self::Mask) -> Self;
 
         /// Bit `l` set where some value's lane `l` is not finite.
@@ -511,7 +513,7 @@ impl<const N: usize> Field for Lanes<N> {
 }
 
 impl<const N: usize> Storage for Lanes<N> {
-    /// All ones in a live lane, 0 elsewhere: an and-or select, which vectorizes.
+    /// All ones in a live lane, 0 elsewhere: bitwise operations, which vectorize.
     type Mask = [u64; N];
     const LANED: bool = true;
 
@@ -566,7 +568,9 @@ impl<const N: usize> Storage for Lanes<N> {
         const NEG_ZERO: u64 = 1 << 63;
         let mut out = d.0;
         for (x, m) in out.iter_mut().zip(mask) {
-            *x = f64::from_bits((x.to_bits() & m) | (NEG_ZERO & !m));
+            debug_assert!(m != 0 || *x == 0.0, "a skipped lane's contribution {x} is not 0");
+            // One `or` per lane, the sign bit hoisted out of a fused node's loop.
+            *x = f64::from_bits(x.to_bits() | (NEG_ZERO & !m));
         }
         Lanes(out)
     }

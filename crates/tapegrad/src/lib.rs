@@ -208,7 +208,10 @@
 //!   forward mode ([`jvp`], [`jacobian`]) run on `Tape<f64>` only, as do [`check`] and
 //!   [`Real`], whose formulas read a single value.
 //! - **Cost.** A node costs 16 bytes of operation plus its value, 8·N bytes. `N` is a const
-//!   generic from 1 to 64; 8 or 16 pays off for networks like the demo's.
+//!   generic from 1 to 64. On the demo (a 2-16-16-1 network) one recording per 8 samples runs the
+//!   step 1.6× (neuron nodes) to 2.4× (a node per `+ * relu`) faster than `Tape<f64>`. On
+//!   x86-64 a lane tape's sweep and fused dots run on AVX2 when the processor has it (chosen
+//!   at run time; the same IEEE operations in the same order, so the same bits).
 //!
 //! `Tape::new()` infers its number from what is recorded on it (`tape.var(2.0)` makes a
 //! `Tape<f64>`); a tape on which nothing is recorded names it: `Tape::<f64>::new()`, or

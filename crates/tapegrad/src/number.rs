@@ -568,7 +568,10 @@ impl<const N: usize> Storage for Lanes<N> {
         const NEG_ZERO: u64 = 1 << 63;
         let mut out = d.0;
         for (x, m) in out.iter_mut().zip(mask) {
-            debug_assert!(m != 0 || *x == 0.0, "a skipped lane's contribution {x} is not 0");
+            debug_assert!(
+                m != 0 || *x == 0.0,
+                "a skipped lane's contribution {x} is not 0"
+            );
             // One `or` per lane, the sign bit hoisted out of a fused node's loop.
             *x = f64::from_bits(x.to_bits() | (NEG_ZERO & !m));
         }

@@ -468,7 +468,7 @@ impl<const N: usize> Neg for Lanes<N> {
     }
 }
 
-/// Each rule lane by lane, through `f64`'s own version of it.
+/// Each rule lane by lane, through `f64`'s own version of it, so the two cannot drift apart.
 impl<const N: usize> Field for Lanes<N> {
     #[inline(always)]
     fn constant(self, c: f64) -> Self {
@@ -476,39 +476,39 @@ impl<const N: usize> Field for Lanes<N> {
     }
     #[inline(always)]
     fn rsub(self, c: f64) -> Self {
-        c - self
+        self.each(|x| Field::rsub(x, c))
     }
     #[inline(always)]
     fn gate(self, by: Self) -> Self {
-        self.zip(by, Real::gate)
+        self.zip(by, Field::gate)
     }
     #[inline(always)]
     fn mul_sgn(self, x: Self) -> Self {
-        self.zip(x, |g, x| g * sgn(x))
+        self.zip(x, Field::mul_sgn)
     }
     #[inline(always)]
     fn sin(self) -> Self {
-        self.each(f64::sin)
+        self.each(Field::sin)
     }
     #[inline(always)]
     fn cos(self) -> Self {
-        self.each(f64::cos)
+        self.each(Field::cos)
     }
     #[inline(always)]
     fn sinh(self) -> Self {
-        self.each(f64::sinh)
+        self.each(Field::sinh)
     }
     #[inline(always)]
     fn cosh(self) -> Self {
-        self.each(f64::cosh)
+        self.each(Field::cosh)
     }
     #[inline(always)]
     fn powf(self, e: f64) -> Self {
-        self.each(|x| Real::powf(x, e))
+        self.each(|x| Field::powf(x, e))
     }
     #[inline(always)]
     fn powi(self, n: i32) -> Self {
-        self.each(|x| x.powi(n))
+        self.each(|x| Field::powi(x, n))
     }
 }
 

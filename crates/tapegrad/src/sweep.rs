@@ -185,13 +185,11 @@ fn reverse_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
     dirty: u64,
 ) -> Result<(), (u32, u32)> {
     let lanes_dirty = T::mask_of(dirty);
-    let (all, _) =
-        T::live(T::splat(1.0), T::mask_of(0)).unwrap_or_else(|| Refused::BadOperand.panic());
     let mut buf = Buffer {
         vals,
         grads,
         dirty: lanes_dirty,
-        live: all,
+        live: T::mask_of(u64::MAX),
         partial: false,
     };
     let mut i = vals.len();

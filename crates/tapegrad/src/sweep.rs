@@ -184,6 +184,9 @@ fn reverse_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
     reached: &mut [bool],
     dirty: u64,
 ) -> Result<(), (u32, u32)> {
+    // One length for the three slices, so the loop's indexing needs no bound but `i`'s.
+    let n = vals.len();
+    let (ops, grads) = (&ops[..n], &mut grads[..n]);
     let lanes_dirty = T::mask_of(dirty);
     let mut buf = Buffer {
         vals,

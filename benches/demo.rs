@@ -10,9 +10,10 @@
 //! - `tape_dot_slices`: one `Tape::dot` per neuron over slices of `Var`s, as a user first
 //!   writes it;
 //! - `tape_neuron`: one `Tape::neuron` node per neuron over `Run`s, as the `mlp` crate does;
-//! - `lanes8_binary`, `lanes16_binary`, `lanes8_neuron`, `lanes16_neuron`: the binary and the
-//!   neuron spellings recorded once per 8 or 16 samples on a `Tape<Lanes<N>>`, the last group
-//!   padded with lanes whose loss weight is 0.
+//! - `lanes8_binary`, `lanes16_binary`, `lanes4_neuron`, `lanes8_neuron`, `lanes16_neuron`:
+//!   the binary and the neuron spellings recorded once per 4, 8 or 16 samples on a
+//!   `Tape<Lanes<N>>`, the last group padded with lanes whose loss weight is 0 (4 lanes is the
+//!   `moons` app's default width, which a change can treat differently from 8).
 //!
 //! `cargo bench --bench demo`; divide a median by 100 for one step (`cargo test --benches`
 //! checks and runs 3 steps). Apart from the lane spellings (delete them and `LANE_SPELLINGS`
@@ -327,6 +328,7 @@ pub fn train_lanes<const N: usize>(
 /// Runs `body` for each lane spelling with its width, recorder and tape.
 macro_rules! for_lane_spellings {
     (|$name:ident, $train:ident| $body:block) => {{
+        let mut t4 = Tape::<Lanes<4>>::new();
         let mut t8 = Tape::<Lanes<8>>::new();
         let mut t16 = Tape::<Lanes<16>>::new();
         {
@@ -340,6 +342,13 @@ macro_rules! for_lane_spellings {
             let $name = "lanes16_binary";
             let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
                 train_lanes::<16>(d, record_binary_lanes, &mut t16, p, c)
+            };
+            $body
+        }
+        {
+            let $name = "lanes4_neuron";
+            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
+                train_lanes::<4>(d, record_neuron_lanes, &mut t4, p, c)
             };
             $body
         }

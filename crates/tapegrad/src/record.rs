@@ -364,7 +364,6 @@ pub fn dot_value(w: &[f64], x: &[f64]) -> f64 {
     dot_slices(w, x)
 }
 
-/// [`dot_value`] for slices of equal length.
 /// [`dot_slices`], compiled for AVX2 on a lane tape where the processor has it, as the
 /// sweep is: the same operations in the same order, four `f64`s per instruction.
 #[inline(always)]
@@ -388,6 +387,7 @@ unsafe fn dot_avx2<T: Storage>(w: &[T], x: &[T]) -> T {
     dot_slices(w, x)
 }
 
+/// [`dot_value`] for slices of equal length, over any [`Storage`] number.
 #[inline(always)]
 fn dot_slices<T: Storage>(w: &[T], x: &[T]) -> T {
     // Lane l adds products l, l + 4, … in order; chunks of four let it vectorize.

@@ -331,41 +331,18 @@ macro_rules! for_lane_spellings {
         let mut t4 = Tape::<Lanes<4>>::new();
         let mut t8 = Tape::<Lanes<8>>::new();
         let mut t16 = Tape::<Lanes<16>>::new();
-        {
-            let $name = "lanes8_binary";
-            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
-                train_lanes::<8>(d, record_binary_lanes, &mut t8, p, c)
-            };
-            $body
-        }
-        {
-            let $name = "lanes16_binary";
-            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
-                train_lanes::<16>(d, record_binary_lanes, &mut t16, p, c)
-            };
-            $body
-        }
-        {
-            let $name = "lanes4_neuron";
-            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
-                train_lanes::<4>(d, record_neuron_lanes, &mut t4, p, c)
-            };
-            $body
-        }
-        {
-            let $name = "lanes8_neuron";
-            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
-                train_lanes::<8>(d, record_neuron_lanes, &mut t8, p, c)
-            };
-            $body
-        }
-        {
-            let $name = "lanes16_neuron";
-            let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
-                train_lanes::<16>(d, record_neuron_lanes, &mut t16, p, c)
-            };
-            $body
-        }
+        for_lane_spellings!(@one $name, $train, $body, "lanes8_binary", 8, record_binary_lanes, t8);
+        for_lane_spellings!(@one $name, $train, $body, "lanes16_binary", 16, record_binary_lanes, t16);
+        for_lane_spellings!(@one $name, $train, $body, "lanes4_neuron", 4, record_neuron_lanes, t4);
+        for_lane_spellings!(@one $name, $train, $body, "lanes8_neuron", 8, record_neuron_lanes, t8);
+        for_lane_spellings!(@one $name, $train, $body, "lanes16_neuron", 16, record_neuron_lanes, t16);
+    }};
+    (@one $name:ident, $train:ident, $body:block, $label:literal, $n:literal, $record:ident, $tape:ident) => {{
+        let $name = $label;
+        let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
+            train_lanes::<$n>(d, $record, &mut $tape, p, c)
+        };
+        $body
     }};
 }
 

@@ -5,17 +5,19 @@
 //! ```sh
 //! cargo bench --bench demo_fastest            # 12 rounds
 //! cargo bench --bench demo_fastest -- 30      # 30 rounds
+//! cargo bench --bench demo_fastest -- lanes   # the lane spellings instead of the scalar ones
 //! ```
 //!
-//! Each round runs the hand-written training and the three `Tape<f64>` spellings once, in
-//! that order, on one reused tape; the line printed gives each spelling's fastest 100-step
+//! Each round runs the hand-written training and then each spelling once, in that order, the
+//! scalar ones on one reused tape; the line printed gives each spelling's fastest 100-step
 //! training and its ratio to the fastest hand-written one. The recorders are `demo.rs`'s
-//! own, so this file builds wherever that one does (on 16fc451 too, as described there).
-//! Under `cargo test` it runs one round of 3 steps.
+//! own, so this file builds wherever that one does (on 16fc451 too, as described there, with
+//! `lane_rounds` deleted as well). Under `cargo test` it runs one round of 3 steps of each.
 
 #![allow(dead_code)]
 
 #[path = "demo.rs"]
+#[macro_use]
 mod demo;
 
 use std::time::Instant;
@@ -30,6 +32,63 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(if test { 1 } else { 12 });
     let d = demo::Demo::new(demo::steps());
+    let lanes = std::env::args().any(|a| a == "lanes");
+    if test || !lanes {
+        scalar_rounds(&d, rounds);
+    }
+    if test || lanes {
+        lane_rounds(&d, rounds);
+    }
+}
+
+/// Times the hand-written training, once per round.
+fn handwritten(d: &demo::Demo, net: &mut Net, grad: &mut Net, curve: &mut Vec<f64>) -> f64 {
+    let t = Instant::now();
+    demo::train_handwritten(d, net, grad, curve);
+    t.elapsed().as_secs_f64()
+}
+
+/// Prints the fastest of each spelling, beside the fastest hand-written training.
+fn report(rounds: usize, names: &[&str], fastest: &[f64]) {
+    print!(
+        "fastest of {rounds}: handwritten {:.1} µs",
+        fastest[0] * 1e6
+    );
+    for (name, t) in names.iter().zip(&fastest[1..]) {
+        print!(" | {name} {:.3} ms, {:.2}×", t * 1e3, t / fastest[0]);
+    }
+    println!();
+}
+
+/// The lane spellings, each round in one sitting with a hand-written training.
+fn lane_rounds(d: &demo::Demo, rounds: usize) {
+    use demo::{Demo, record_binary_lanes, record_neuron_lanes, train_lanes};
+    use tapegrad::Lanes;
+    let (mut params, mut curve) = (Vec::new(), Vec::new());
+    let mut net = Net::from_params(&d.start);
+    let mut grad = net.clone();
+    let mut names = Vec::new();
+    let mut fastest = vec![f64::MAX];
+    for _ in 0..rounds {
+        fastest[0] = fastest[0].min(handwritten(d, &mut net, &mut grad, &mut curve));
+        let mut times = Vec::new();
+        for_lane_spellings!(|name, train| {
+            let t = Instant::now();
+            train(d, &mut params, &mut curve);
+            times.push((name, t.elapsed().as_secs_f64()));
+        });
+        fastest.resize(times.len() + 1, f64::MAX);
+        names.clear();
+        for (k, (name, t)) in times.into_iter().enumerate() {
+            names.push(name);
+            fastest[k + 1] = fastest[k + 1].min(t);
+        }
+    }
+    report(rounds, &names, &fastest);
+}
+
+/// The hand-written training and the three `Tape<f64>` spellings.
+fn scalar_rounds(d: &demo::Demo, rounds: usize) {
     let (mut params, mut curve) = (Vec::new(), Vec::new());
     let mut tape = Tape::new();
     let mut net = Net::from_params(&d.start);
@@ -37,22 +96,13 @@ fn main() {
     let spellings = demo::TAPE_SPELLINGS;
     let mut fastest = vec![f64::MAX; spellings.len() + 1];
     for _ in 0..rounds {
-        let t = Instant::now();
-        demo::train_handwritten(&d, &mut net, &mut grad, &mut curve);
-        fastest[0] = fastest[0].min(t.elapsed().as_secs_f64());
+        fastest[0] = fastest[0].min(handwritten(d, &mut net, &mut grad, &mut curve));
         for (k, (_, record)) in spellings.iter().enumerate() {
             let t = Instant::now();
-            demo::train_tape(&d, *record, &mut tape, &mut params, &mut curve);
+            demo::train_tape(d, *record, &mut tape, &mut params, &mut curve);
             fastest[k + 1] = fastest[k + 1].min(t.elapsed().as_secs_f64());
         }
     }
-    print!(
-        "fastest of {rounds}: handwritten {:.1} µs",
-        fastest[0] * 1e6
-    );
-    for (k, (name, _)) in spellings.iter().enumerate() {
-        let t = fastest[k + 1];
-        print!(" | {name} {:.3} ms, {:.2}×", t * 1e3, t / fastest[0]);
-    }
-    println!();
+    let names: Vec<&str> = spellings.iter().map(|(name, _)| *name).collect();
+    report(rounds, &names, &fastest);
 }

@@ -6,6 +6,7 @@
 //! cargo bench --bench demo_fastest            # 12 rounds
 //! cargo bench --bench demo_fastest -- 30      # 30 rounds
 //! cargo bench --bench demo_fastest -- lanes   # the lane spellings instead of the scalar ones
+//! cargo bench --bench demo_fastest -- lanes8_neuron 30   # the spellings whose name has it
 //! ```
 //!
 //! Each round runs the hand-written training and then each spelling once, in that order, the
@@ -32,12 +33,18 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(if test { 1 } else { 12 });
     let d = demo::Demo::new(demo::steps());
-    let lanes = std::env::args().any(|a| a == "lanes");
+    // A filter, as criterion's: the spellings whose name contains it. The lane spellings
+    // run when it names some, the scalar ones otherwise.
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--") && a.parse::<usize>().is_err())
+        .unwrap_or_default();
+    let lanes = filter.contains("lanes");
     if test || !lanes {
-        scalar_rounds(&d, rounds);
+        scalar_rounds(&d, rounds, &filter);
     }
     if test || lanes {
-        lane_rounds(&d, rounds);
+        lane_rounds(&d, rounds, &filter);
     }
 }
 
@@ -61,7 +68,7 @@ fn report(rounds: usize, names: &[&str], fastest: &[f64]) {
 }
 
 /// The lane spellings, each round in one sitting with a hand-written training.
-fn lane_rounds(d: &demo::Demo, rounds: usize) {
+fn lane_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
     use demo::{Demo, record_binary_lanes, record_neuron_lanes, train_lanes};
     use tapegrad::Lanes;
     let (mut params, mut curve) = (Vec::new(), Vec::new());
@@ -73,9 +80,11 @@ fn lane_rounds(d: &demo::Demo, rounds: usize) {
         fastest[0] = fastest[0].min(handwritten(d, &mut net, &mut grad, &mut curve));
         let mut times = Vec::new();
         for_lane_spellings!(|name, train| {
-            let t = Instant::now();
-            train(d, &mut params, &mut curve);
-            times.push((name, t.elapsed().as_secs_f64()));
+            if name.contains(filter) {
+                let t = Instant::now();
+                train(d, &mut params, &mut curve);
+                times.push((name, t.elapsed().as_secs_f64()));
+            }
         });
         fastest.resize(times.len() + 1, f64::MAX);
         names.clear();
@@ -88,12 +97,14 @@ fn lane_rounds(d: &demo::Demo, rounds: usize) {
 }
 
 /// The hand-written training and the three `Tape<f64>` spellings.
-fn scalar_rounds(d: &demo::Demo, rounds: usize) {
+fn scalar_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
     let (mut params, mut curve) = (Vec::new(), Vec::new());
     let mut tape = Tape::new();
     let mut net = Net::from_params(&d.start);
     let mut grad = net.clone();
-    let spellings = demo::TAPE_SPELLINGS;
+    let spellings: Vec<_> = (demo::TAPE_SPELLINGS.into_iter())
+        .filter(|(name, _)| name.contains(filter))
+        .collect();
     let mut fastest = vec![f64::MAX; spellings.len() + 1];
     for _ in 0..rounds {
         fastest[0] = fastest[0].min(handwritten(d, &mut net, &mut grad, &mut curve));

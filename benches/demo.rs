@@ -325,23 +325,46 @@ pub fn train_lanes<const N: usize>(
     tape.len()
 }
 
-/// Runs `body` for each lane spelling with its width, recorder and tape.
+/// One step's recording and sweep on `tape` at parameters `params`, without the update.
+pub fn lane_step<const N: usize>(
+    d: &Demo,
+    record: LaneRecorder<N>,
+    tape: &mut Tape<Lanes<N>>,
+    params: &[f64],
+) -> f64 {
+    tape.clear();
+    let loss = record(tape, params, &d.xs, &d.ys);
+    let g = loss.backward();
+    g.as_slice()[0].sum()
+}
+
+/// Runs `body` for each lane spelling with its width, recorder and tape (new tapes, or the
+/// caller's `Tape<Lanes<4>>`, `Tape<Lanes<8>>` and `Tape<Lanes<16>>`, reused across calls):
+/// `train` runs a whole training, `step` one step at given parameters ([`lane_step`]).
 macro_rules! for_lane_spellings {
     (|$name:ident, $train:ident| $body:block) => {{
         let mut t4 = Tape::<Lanes<4>>::new();
         let mut t8 = Tape::<Lanes<8>>::new();
         let mut t16 = Tape::<Lanes<16>>::new();
-        for_lane_spellings!(@one $name, $train, $body, "lanes8_binary", 8, record_binary_lanes, t8);
-        for_lane_spellings!(@one $name, $train, $body, "lanes16_binary", 16, record_binary_lanes, t16);
-        for_lane_spellings!(@one $name, $train, $body, "lanes4_neuron", 4, record_neuron_lanes, t4);
-        for_lane_spellings!(@one $name, $train, $body, "lanes8_neuron", 8, record_neuron_lanes, t8);
-        for_lane_spellings!(@one $name, $train, $body, "lanes16_neuron", 16, record_neuron_lanes, t16);
+        for_lane_spellings!(on (t4, t8, t16) |$name, $train, _step| $body);
     }};
-    (@one $name:ident, $train:ident, $body:block, $label:literal, $n:literal, $record:ident, $tape:ident) => {{
+    (on ($t4:ident, $t8:ident, $t16:ident) |$name:ident, $train:ident, $step:ident| $body:block) => {{
+        let (t4, t8, t16) = (&mut $t4, &mut $t8, &mut $t16);
+        for_lane_spellings!(@one $name, $train, $step, $body, "lanes8_binary", 8, record_binary_lanes, t8);
+        for_lane_spellings!(@one $name, $train, $step, $body, "lanes16_binary", 16, record_binary_lanes, t16);
+        for_lane_spellings!(@one $name, $train, $step, $body, "lanes4_neuron", 4, record_neuron_lanes, t4);
+        for_lane_spellings!(@one $name, $train, $step, $body, "lanes8_neuron", 8, record_neuron_lanes, t8);
+        for_lane_spellings!(@one $name, $train, $step, $body, "lanes16_neuron", 16, record_neuron_lanes, t16);
+    }};
+    (@one $name:ident, $train:ident, $step:ident, $body:block, $label:literal, $n:literal, $record:ident, $tape:ident) => {{
         let $name = $label;
-        let mut $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
-            train_lanes::<$n>(d, $record, &mut $tape, p, c)
+        let tape = std::cell::RefCell::new(&mut *$tape);
+        #[allow(unused_variables)]
+        let $train = |d: &Demo, p: &mut Vec<f64>, c: &mut Vec<f64>| {
+            train_lanes::<$n>(d, $record, *tape.borrow_mut(), p, c)
         };
+        #[allow(unused_variables)]
+        let $step = |d: &Demo, p: &[f64]| lane_step::<$n>(d, $record, *tape.borrow_mut(), p);
         $body
     }};
 }

@@ -7,6 +7,7 @@
 //! cargo bench --bench demo_fastest -- 30      # 30 rounds
 //! cargo bench --bench demo_fastest -- lanes   # the lane spellings instead of the scalar ones
 //! cargo bench --bench demo_fastest -- lanes8_neuron 30   # the spellings whose name has it
+//! cargo bench --bench demo_fastest -- steps lanes    # single steps, early and late
 //! ```
 //!
 //! Each round runs the hand-written training and then each spelling once, in that order, the
@@ -14,6 +15,12 @@
 //! training and its ratio to the fastest hand-written one. The recorders are `demo.rs`'s
 //! own, so this file builds wherever that one does (on 16fc451 too, as described there, with
 //! `lane_rounds` deleted as well). Under `cargo test` it runs one round of 3 steps of each.
+//!
+//! With `steps`, each lane spelling's step (recording and sweep) is timed alone at three
+//! points of the hand-written training's trajectory, steps 0, 10 and 90, beside the
+//! hand-written step at the same parameters: each the fastest of 100 repetitions per round.
+//! A step's cost depends on how many samples the hinge loss still counts (most at step 0,
+//! none by step 90), and a lane tape skips a group of samples only when all of them are out.
 
 #![allow(dead_code)]
 
@@ -37,9 +44,15 @@ fn main() {
     // run when it names some, the scalar ones otherwise.
     let filter = std::env::args()
         .skip(1)
-        .find(|a| !a.starts_with("--") && a.parse::<usize>().is_err())
+        .find(|a| !a.starts_with("--") && a != "steps" && a.parse::<usize>().is_err())
         .unwrap_or_default();
     let lanes = filter.contains("lanes");
+    if test || std::env::args().any(|a| a == "steps") {
+        step_rounds(&d, rounds, &filter);
+        if !test {
+            return;
+        }
+    }
     if test || !lanes {
         scalar_rounds(&d, rounds, &filter);
     }
@@ -69,23 +82,26 @@ fn report(rounds: usize, names: &[&str], fastest: &[f64]) {
 
 /// The lane spellings, each round in one sitting with a hand-written training.
 fn lane_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
-    use demo::{Demo, record_binary_lanes, record_neuron_lanes, train_lanes};
+    use demo::{Demo, lane_step, record_binary_lanes, record_neuron_lanes, train_lanes};
     use tapegrad::Lanes;
     let (mut params, mut curve) = (Vec::new(), Vec::new());
     let mut net = Net::from_params(&d.start);
     let mut grad = net.clone();
     let mut names = Vec::new();
     let mut fastest = vec![f64::MAX];
+    let mut t4 = Tape::<Lanes<4>>::new();
+    let mut t8 = Tape::<Lanes<8>>::new();
+    let mut t16 = Tape::<Lanes<16>>::new();
     for _ in 0..rounds {
         fastest[0] = fastest[0].min(handwritten(d, &mut net, &mut grad, &mut curve));
         let mut times = Vec::new();
-        for_lane_spellings!(|name, train| {
+        for_lane_spellings! { on (t4, t8, t16) |name, train, _step| {
             if name.contains(filter) {
                 let t = Instant::now();
                 train(d, &mut params, &mut curve);
                 times.push((name, t.elapsed().as_secs_f64()));
             }
-        });
+        }}
         fastest.resize(times.len() + 1, f64::MAX);
         names.clear();
         for (k, (name, t)) in times.into_iter().enumerate() {
@@ -94,6 +110,60 @@ fn lane_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
         }
     }
     report(rounds, &names, &fastest);
+}
+
+/// Single steps of the lane spellings at steps 0, 10 and 90 (0, 1 and 2, once, under `cargo
+/// test`).
+fn step_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
+    use demo::{Demo, lane_step, record_binary_lanes, record_neuron_lanes, train_lanes};
+    let at = if d.steps < 100 {
+        [0, 1, 2]
+    } else {
+        [0, 10, 90]
+    };
+    let mut net = Net::from_params(&d.start);
+    let mut grad = net.clone();
+    let mut points = Vec::new();
+    for k in 0..d.steps {
+        if at.contains(&k) {
+            points.push((k, net.clone()));
+        }
+        net.step(&mut grad, &d.xs, &d.ys, demo::lr(k));
+    }
+    let reps = if d.steps < 100 { 1 } else { 100 };
+    let (mut t4, mut t8, mut t16) = (Tape::new(), Tape::new(), Tape::new());
+    for (k, net) in &points {
+        let params = net.to_params();
+        let mut names = Vec::new();
+        let mut fastest = vec![f64::MAX];
+        for _ in 0..rounds {
+            for _ in 0..reps {
+                let mut n = net.clone();
+                let t = Instant::now();
+                n.step(&mut grad, &d.xs, &d.ys, demo::lr(*k));
+                fastest[0] = fastest[0].min(t.elapsed().as_secs_f64());
+            }
+            names.clear();
+            let mut spelling = 0;
+            for_lane_spellings! { on (t4, t8, t16) |name, _train, step| {
+                if name.contains(filter) {
+                    spelling += 1;
+                    names.push(name);
+                    fastest.resize(fastest.len().max(spelling + 1), f64::MAX);
+                    for _ in 0..reps {
+                        let t = Instant::now();
+                        std::hint::black_box(step(d, &params));
+                        fastest[spelling] = fastest[spelling].min(t.elapsed().as_secs_f64());
+                    }
+                }
+            }}
+        }
+        print!("step {k}: handwritten {:.2} µs", fastest[0] * 1e6);
+        for (name, t) in names.iter().zip(&fastest[1..]) {
+            print!(" | {name} {:.2} µs, {:.2}×", t * 1e6, t / fastest[0]);
+        }
+        println!();
+    }
 }
 
 /// The hand-written training and the three `Tape<f64>` spellings.

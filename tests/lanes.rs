@@ -4,12 +4,14 @@
 //! Each test records the same code on a lane tape and, once per lane, on a scalar tape, and
 //! compares: random programs over every operation in `lanes/programs.rs`; kinks and poles in
 //! some lanes only, and padding lanes, in `lanes/edges.rs`; anomalies, reuse after `clear` and
-//! DOT output in `lanes/diagnostics.rs`; misuse in `lanes/misuse.rs`.
+//! DOT output in `lanes/diagnostics.rs`; misuse in `lanes/misuse.rs`; tapes large enough for
+//! the sparse sweep in `lanes/sparse.rs`.
 
 mod diagnostics;
 mod edges;
 mod misuse;
 mod programs;
+mod sparse;
 
 use tapegrad::{Lanes, Number, Tape, Var};
 

@@ -74,14 +74,17 @@ pub fn record_leaves<'t, T: Number>(
 
 /// Runs `steps` over `inputs` on `tape`: step `i` applies an operation to nodes picked among the
 /// ones before it. Returns the inputs, the leaves some steps record, and every step's result,
-/// the root last. Written once for every `T`, so both tapes record the same program.
+/// the root last. Written once for every `T`, so both tapes record the same program. `gap`
+/// unused leaves go on the tape before each step.
 pub fn build<'t, T: Number>(
     tape: &'t Tape<T>,
     inputs: &[Var<'t, T>],
     steps: &[Step],
+    gap: usize,
 ) -> Vec<Var<'t, T>> {
     let mut nodes = inputs.to_vec();
     for s in steps {
+        tape.vars(&vec![T::splat(0.75); gap]);
         let i = nodes.len();
         let (p, q, r) = (nodes[s.a % i], nodes[s.b % i], nodes[s.c % i]);
         let c = CONSTANTS[s.k % CONSTANTS.len()];
@@ -225,7 +228,27 @@ fn input() -> impl Strategy<Value = f64> {
     ]
 }
 
-fn case(lanes: usize) -> impl Strategy<Value = Case> {
+/// Finite inputs of moderate size, for programs that mostly stay finite: a lane tape's
+/// sweep skips zero adjoints only while every lane is.
+fn finite_input() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        1 => Just(0.0),
+        1 => Just(-0.0),
+        1 => Just(1.0),
+        6 => -3.0..3.0f64,
+    ]
+}
+
+pub fn case(lanes: usize) -> impl Strategy<Value = Case> {
+    case_of(lanes, input().boxed())
+}
+
+/// [`case`] with finite inputs only ([`finite_input`]).
+pub fn finite_case(lanes: usize) -> impl Strategy<Value = Case> {
+    case_of(lanes, finite_input().boxed())
+}
+
+fn case_of(lanes: usize, input: BoxedStrategy<f64>) -> impl Strategy<Value = Case> {
     let step = (
         0..OPS,
         any::<usize>(),
@@ -236,7 +259,7 @@ fn case(lanes: usize) -> impl Strategy<Value = Case> {
         .prop_map(|(op, a, b, c, k)| Step { op, a, b, c, k });
     let leaves = prop_oneof![Just(Leaves::Vars), Just(Leaves::Run), Just(Leaves::Spaced)];
     (
-        prop::collection::vec(prop::collection::vec(input(), lanes), 1..=4),
+        prop::collection::vec(prop::collection::vec(input, lanes), 1..=4),
         prop::collection::vec(step, 1..=24),
         leaves,
     )
@@ -249,10 +272,21 @@ fn case(lanes: usize) -> impl Strategy<Value = Case> {
 
 /// Values of every node [`build`] returns, then their gradients from the root, then from a
 /// node in the middle, a second sweep on the same tape (it reuses the first one's buffers).
-fn run<T: Number>(inputs: &[T], steps: &[Step], leaves: Leaves) -> (Vec<T>, Vec<T>) {
+/// With `pad` unused leaves on the tape: a quarter before the inputs, the rest between the
+/// inputs and the program, and then 65 before each step, so that each step's nodes sit in
+/// blocks of their own with unused blocks between them.
+pub fn run_after<T: Number>(
+    pad: usize,
+    inputs: &[T],
+    steps: &[Step],
+    leaves: Leaves,
+) -> (Vec<T>, Vec<T>) {
     let tape = Tape::<T>::new();
+    let unused = T::splat(0.25);
+    tape.vars(&vec![unused; pad / 4]);
     let xs = record_leaves(&tape, inputs, leaves, T::splat(f64::NAN));
-    let nodes = build(&tape, &xs, steps);
+    tape.vars(&vec![unused; pad - pad / 4]);
+    let nodes = build(&tape, &xs, steps, if pad > 0 { 65 } else { 0 });
     let mut grads = Vec::new();
     for root in [nodes.len() - 1, nodes.len() / 2] {
         let g = nodes[root].backward();
@@ -263,14 +297,20 @@ fn run<T: Number>(inputs: &[T], steps: &[Step], leaves: Leaves) -> (Vec<T>, Vec<
 
 /// The lane tape against one scalar tape per lane, every node's value and gradient.
 fn check<const N: usize>(case: &Case) {
+    check_after::<N>(0, case);
+}
+
+/// [`check`], with `pad` unused leaves before the program on every tape.
+pub fn check_after<const N: usize>(pad: usize, case: &Case) {
     let inputs: Vec<Lanes<N>> = case
         .inputs
         .iter()
         .map(|x| Lanes::from_fn(|l| x[l]))
         .collect();
-    let (values, grads) = run(&inputs, &case.steps, case.leaves);
+    let (values, grads) = run_after(pad, &inputs, &case.steps, case.leaves);
     for l in 0..N {
-        let (want_values, want_grads) = run(&lane_of(&inputs, l), &case.steps, case.leaves);
+        let (want_values, want_grads) =
+            run_after(pad, &lane_of(&inputs, l), &case.steps, case.leaves);
         assert_lane_same(&values, l, &want_values, "value");
         assert_lane_same(&grads, l, &want_grads, "gradient");
     }

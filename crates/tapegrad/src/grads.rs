@@ -1,7 +1,7 @@
 use std::fmt;
 use std::ops::Index;
 
-use crate::arena::{Tape, foreign_var};
+use crate::arena::{GradBuffer, Tape, foreign_var};
 use crate::number::Number;
 use crate::run::Run;
 use crate::var::Var;
@@ -30,15 +30,18 @@ use crate::var::Var;
 pub struct Grads<'t, T: Number = f64> {
     tape: &'t Tape<T>,
     grads: Vec<T>,
+    /// Which nodes the sweep wrote, for the tape to reset when the buffer comes back.
+    touched: Vec<u64>,
     /// What indexing returns for a node recorded after the root.
     zero: T,
 }
 
 impl<'t, T: Number> Grads<'t, T> {
-    pub(crate) fn new(tape: &'t Tape<T>, grads: Vec<T>) -> Self {
+    pub(crate) fn new(tape: &'t Tape<T>, buffer: GradBuffer<T>) -> Self {
         Grads {
             tape,
-            grads,
+            grads: buffer.grads,
+            touched: buffer.touched,
             zero: T::default(),
         }
     }
@@ -137,6 +140,8 @@ impl<'t, T: Number> Grads<'t, T> {
     /// assert_eq!(grads[at], 6.0);
     /// ```
     pub fn into_vec(mut self) -> Vec<T> {
+        // The marks go too: they describe the buffer given away, not the tape's next one.
+        self.touched = Vec::new();
         std::mem::take(&mut self.grads)
     }
 
@@ -168,7 +173,11 @@ impl<'t, T: Number> Index<Var<'t, T>> for Grads<'t, T> {
 
 impl<T: Number> Drop for Grads<'_, T> {
     fn drop(&mut self) {
-        self.tape.give_back_buffer(std::mem::take(&mut self.grads));
+        self.tape.give_back_buffer(GradBuffer {
+            grads: std::mem::take(&mut self.grads),
+            touched: std::mem::take(&mut self.touched),
+            zeroed: false,
+        });
     }
 }
 

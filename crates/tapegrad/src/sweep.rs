@@ -2,13 +2,12 @@
 //! from the root down to node 0, in the shape of Stan Math's reverse mode.
 
 use crate::anomaly::{Anomaly, AnomalyKind, NodeInfo};
-use crate::arena::{Refused, Tape};
+use crate::arena::{BLOCK, GradBuffer, Refused, Tape, mark_words, sparse_from};
 use crate::number::{Number, Storage};
 use crate::op::{Adjoints, Op};
 
 impl<T: Number> Tape<T> {
-    /// The reverse sweep from `root` into `grads`, which must be zeroed with length
-    /// `root + 1`.
+    /// The reverse sweep from `root` into `buffer` ([`Tape::take_buffer`]`(root + 1)`).
     ///
     /// Seed the root with 1, then for each node from the root down, add its adjoint times each
     /// local derivative into its operands' slots ([`Op::backward`]). Every operand is below
@@ -22,19 +21,41 @@ impl<T: Number> Tape<T> {
     /// On a lane tape all of this holds lane by lane: a lane is clean when its values and
     /// local derivatives are, and a node's contributions are added only in the lanes where
     /// its adjoint is not 0 or the lane is not clean, so every lane gets the bits a scalar
-    /// sweep of its own numbers gives.
+    /// sweep of its own numbers gives. A large lane tape's sweep is sparse ([`GradBuffer`]):
+    /// while it is clean, it skips the blocks of nodes nothing was added to without reading
+    /// them, which skips only zero adjoints.
     ///
     /// With `CHECKED`, it stops at the first node whose backward gives an operand a
     /// non-finite gradient and returns `(node, operand)`.
     pub(crate) fn sweep<const CHECKED: bool>(
         &self,
         root: u32,
-        grads: &mut [T],
+        buffer: &mut GradBuffer<T>,
     ) -> Result<(), (u32, u32)> {
         let root = root as usize;
-        if grads.len() != root + 1 || root >= self.len() {
+        let GradBuffer { grads, touched, .. } = buffer;
+        let sparse = root + 1 > sparse_from::<T>();
+        let words = if sparse { mark_words(root + 1) } else { 0 };
+        if grads.len() != root + 1 || touched.len() != words || root >= self.len() {
             Refused::BadOperand.panic();
         }
+        if T::LANED && sparse {
+            // Out of line: a debug build gives each inlined loop its own stack frame, and
+            // four of them overflowed a test thread's stack on `Lanes<64>`.
+            self.sweep_as::<true, CHECKED>(root, grads, touched)
+        } else {
+            self.sweep_as::<false, CHECKED>(root, grads, touched)
+        }
+    }
+
+    /// [`Tape::sweep`], sparse or not.
+    #[inline]
+    fn sweep_as<const SPARSE: bool, const CHECKED: bool>(
+        &self,
+        root: usize,
+        grads: &mut [T],
+        touched: &mut [u64],
+    ) -> Result<(), (u32, u32)> {
         self.with(|t| {
             let dirty = t.dirty() | T::non_finite_lanes(t.nodes(root).0);
             let clean = dirty == 0;
@@ -46,11 +67,30 @@ impl<T: Number> Tape<T> {
             }
             let (vals, ops, operands) = t.nodes(root);
             grads[root] = T::splat(1.0);
+            if SPARSE {
+                mark(touched, root, 1);
+            }
             // One loop, compiled twice so neither copy tests `clean` per node.
             let result = if clean {
-                widest_loop::<T, true, CHECKED>(vals, ops, operands, grads, &mut reached, 0)
+                widest_loop::<T, true, SPARSE, CHECKED>(
+                    vals,
+                    ops,
+                    operands,
+                    grads,
+                    touched,
+                    &mut reached,
+                    0,
+                )
             } else {
-                widest_loop::<T, false, CHECKED>(vals, ops, operands, grads, &mut reached, dirty)
+                widest_loop::<T, false, SPARSE, CHECKED>(
+                    vals,
+                    ops,
+                    operands,
+                    grads,
+                    touched,
+                    &mut reached,
+                    dirty,
+                )
             };
             t.reached = reached;
             result
@@ -78,7 +118,11 @@ impl<T: Number> Tape<T> {
     }
 
     /// The anomaly check behind [`Var::backward_checked`](crate::Var::backward_checked).
-    pub(crate) fn find_anomaly(&self, root: u32, grads: &mut [T]) -> Result<(), Anomaly> {
+    pub(crate) fn find_anomaly(
+        &self,
+        root: u32,
+        buffer: &mut GradBuffer<T>,
+    ) -> Result<(), Anomaly> {
         let seen = self.reachable(root);
         let bad_value = self.with(|t| {
             let (vals, _, _) = t.nodes(root as usize);
@@ -92,8 +136,8 @@ impl<T: Number> Tape<T> {
                 lane,
             });
         }
-        self.sweep::<true>(root, grads).map_err(|(node, operand)| {
-            let (gradient, lane) = first_bad_lane(grads[operand as usize]);
+        self.sweep::<true>(root, buffer).map_err(|(node, operand)| {
+            let (gradient, lane) = first_bad_lane(buffer.grads[operand as usize]);
             Anomaly {
                 kind: AnomalyKind::Gradient {
                     operand: operand as usize,
@@ -135,11 +179,12 @@ fn first_bad_lane<T: Number>(x: T) -> (f64, Option<usize>) {
 /// operations are the same IEEE ones (no fused multiply-add), so the bits are too. A
 /// `Tape<f64>` keeps the one build, whose speed its benchmarks pin.
 #[inline(always)]
-fn widest_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
+fn widest_loop<T: Number, const CLEAN: bool, const SPARSE: bool, const CHECKED: bool>(
     vals: &[T],
     ops: &[Op],
     operands: &[u32],
     grads: &mut [T],
+    touched: &mut [u64],
     reached: &mut [bool],
     dirty: u64,
 ) -> Result<(), (u32, u32)> {
@@ -147,10 +192,12 @@ fn widest_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
     if T::LANES > 1 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the processor has AVX2, checked just above.
         return unsafe {
-            reverse_loop_avx2::<T, CLEAN, CHECKED>(vals, ops, operands, grads, reached, dirty)
+            reverse_loop_avx2::<T, CLEAN, SPARSE, CHECKED>(
+                vals, ops, operands, grads, touched, reached, dirty,
+            )
         };
     }
-    reverse_loop::<T, CLEAN, CHECKED>(vals, ops, operands, grads, reached, dirty)
+    reverse_loop::<T, CLEAN, SPARSE, CHECKED>(vals, ops, operands, grads, touched, reached, dirty)
 }
 
 /// [`reverse_loop`] compiled with AVX2.
@@ -160,27 +207,35 @@ fn widest_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
 /// The processor must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn reverse_loop_avx2<T: Number, const CLEAN: bool, const CHECKED: bool>(
+unsafe fn reverse_loop_avx2<
+    T: Number,
+    const CLEAN: bool,
+    const SPARSE: bool,
+    const CHECKED: bool,
+>(
     vals: &[T],
     ops: &[Op],
     operands: &[u32],
     grads: &mut [T],
+    touched: &mut [u64],
     reached: &mut [bool],
     dirty: u64,
 ) -> Result<(), (u32, u32)> {
-    reverse_loop::<T, CLEAN, CHECKED>(vals, ops, operands, grads, reached, dirty)
+    reverse_loop::<T, CLEAN, SPARSE, CHECKED>(vals, ops, operands, grads, touched, reached, dirty)
 }
 
 /// The loop of [`Tape::sweep`], over nodes `0..=root` (the slices' length) with the root's
 /// gradient seeded. `CLEAN`: every value and local derivative is finite, so nodes with a zero
 /// adjoint are skipped; otherwise the nodes the root does not reach (`reached`) are, and
-/// `dirty` has the lanes that are not clean.
+/// `dirty` has the lanes that are not clean. `SPARSE`: it marks the blocks it adds to in
+/// `touched`, and a clean sweep skips the unmarked ones.
 #[inline(always)]
-fn reverse_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
+fn reverse_loop<T: Number, const CLEAN: bool, const SPARSE: bool, const CHECKED: bool>(
     vals: &[T],
     ops: &[Op],
     operands: &[u32],
     grads: &mut [T],
+    touched: &mut [u64],
     reached: &mut [bool],
     dirty: u64,
 ) -> Result<(), (u32, u32)> {
@@ -188,30 +243,41 @@ fn reverse_loop<T: Number, const CLEAN: bool, const CHECKED: bool>(
     let n = vals.len();
     let (ops, grads) = (&ops[..n], &mut grads[..n]);
     let lanes_dirty = T::mask_of(dirty);
-    let mut buf = Buffer {
+    let mut buf: Buffer<'_, T, SPARSE> = Buffer {
         vals,
         grads,
+        touched,
         dirty: lanes_dirty,
         live: T::mask_of(u64::MAX),
         partial: false,
     };
+    // A clean sparse sweep skips the blocks of nodes no one added to, unread: tested as the
+    // loop enters a block from above, when every node that could add to it is done.
+    let sparse = SPARSE && CLEAN;
     let mut i = vals.len();
     while i > 0 {
         i -= 1;
+        if sparse && i % BLOCK == BLOCK - 1 && !is_marked(buf.touched, i / BLOCK) {
+            // To the block's first node; the next step leaves it.
+            i -= BLOCK - 1;
+            continue;
+        }
         let g = buf.grads[i];
         if CLEAN && g.is_zero() {
             // Dead ReLUs and inactive samples leave runs of zero adjoints. A zero node adds
             // nothing, so when the nodes below are zero now they are final too: skip them 8
             // at a time, then 4 and 2, fixed steps the branch predictor handles far better
             // than one unpredictable test per node. The 4 and 2 steps matter in training,
-            // where the runs are shorter and change from step to step.
-            while i >= 8 && all_zero(&buf.grads[i - 8..i]) {
+            // where the runs are shorter and change from step to step. A sparse sweep stops
+            // at its block's first node, so as to test the next block's mark.
+            let floor = if sparse { i - i % BLOCK } else { 0 };
+            while i >= floor + 8 && all_zero(&buf.grads[i - 8..i]) {
                 i -= 8;
             }
-            if i >= 4 && all_zero(&buf.grads[i - 4..i]) {
+            if i >= floor + 4 && all_zero(&buf.grads[i - 4..i]) {
                 i -= 4;
             }
-            if i >= 2 && all_zero(&buf.grads[i - 2..i]) {
+            if i >= floor + 2 && all_zero(&buf.grads[i - 2..i]) {
                 i -= 2;
             }
             continue;
@@ -277,10 +343,34 @@ pub(crate) fn all_finite(values: &[f64]) -> bool {
     lanes.iter().fold(tail, |acc, l| acc + l) == 0.0
 }
 
+/// Marks the blocks of nodes `start .. start + len` in `bits`.
+#[inline(always)]
+fn mark(bits: &mut [u64], start: usize, len: usize) {
+    if len == 0 {
+        return;
+    }
+    let (first, last) = (start / BLOCK, (start + len - 1) / BLOCK);
+    // A run rarely spans more than two blocks: the first and the last are marked without
+    // a loop.
+    bits[first / 64] |= 1 << (first % 64);
+    bits[last / 64] |= 1 << (last % 64);
+    for b in first + 1..last {
+        bits[b / 64] |= 1 << (b % 64);
+    }
+}
+
+/// Whether block `b` is marked in `bits`.
+#[inline(always)]
+fn is_marked(bits: &[u64], b: usize) -> bool {
+    bits[b / 64] & (1 << (b % 64)) != 0
+}
+
 /// The gradient buffer of one sweep, with the values it reads.
-struct Buffer<'a, T: Storage> {
+struct Buffer<'a, T: Storage, const SPARSE: bool> {
     vals: &'a [T],
     grads: &'a mut [T],
+    /// The blocks of nodes added to, in a sparse sweep (empty otherwise).
+    touched: &'a mut [u64],
     /// The lanes that are not clean, where no zero adjoint is skipped.
     dirty: T::Mask,
     /// The lanes the current node adds to (always all on `f64`: a node is skipped instead).
@@ -289,7 +379,15 @@ struct Buffer<'a, T: Storage> {
     partial: bool,
 }
 
-impl<T: Number> Buffer<'_, T> {
+impl<T: Number, const SPARSE: bool> Buffer<'_, T, SPARSE> {
+    /// Marks the blocks of nodes `start .. start + len` as added to, in a sparse sweep.
+    #[inline(always)]
+    fn mark(&mut self, start: usize, len: usize) {
+        if SPARSE {
+            mark(self.touched, start, len);
+        }
+    }
+
     /// `d`, with −0 in the lanes the current node does not add to.
     #[inline(always)]
     fn masked(&self, d: T) -> T {
@@ -303,7 +401,7 @@ impl<T: Number> Buffer<'_, T> {
 
 /// The `unsafe` methods' contract: every id is an operand of a node at most the root, so it is
 /// below the root and within `vals` and `grads` (length root + 1).
-impl<T: Number> Adjoints<T> for Buffer<'_, T> {
+impl<T: Number, const SPARSE: bool> Adjoints<T> for Buffer<'_, T, SPARSE> {
     #[inline(always)]
     fn restrict(&mut self, gz: T) -> bool {
         match T::live(gz, self.dirty) {
@@ -335,6 +433,7 @@ impl<T: Number> Adjoints<T> for Buffer<'_, T> {
         let d = self.masked(d);
         let gk = unsafe { self.grads.get_unchecked_mut(k as usize) };
         *gk = *gk + d;
+        self.mark(k as usize, 1);
     }
 
     #[inline(always)]
@@ -345,11 +444,14 @@ impl<T: Number> Adjoints<T> for Buffer<'_, T> {
         for gk in unsafe { self.grads.get_unchecked_mut(s..s + len as usize) } {
             *gk = *gk + g;
         }
+        self.mark(s, len as usize);
     }
 
     #[inline(always)]
     unsafe fn add_dot(&mut self, g: T, w: u32, x: u32, len: u32) {
         let (w, x, n) = (w as usize, x as usize, len as usize);
+        self.mark(w, n);
+        self.mark(x, n);
 
         // SAFETY: the contract above, for both runs; the split keeps their slices disjoint.
         unsafe {
@@ -515,6 +617,74 @@ mod tests {
                     v[at] = b;
                     assert!(!all_finite(&v), "len {len}, {b} at {at}");
                 }
+            }
+        }
+    }
+
+    /// The lane scan's four interleaved sums and its tail: one bad lane of one node, at
+    /// every node and lane, sets that lane's bit alone.
+    #[test]
+    fn non_finite_lanes_names_each_bad_lane_at_every_node() {
+        fn check<const N: usize>() {
+            for len in 0..10 {
+                let base: Vec<Lanes<N>> = (0..len)
+                    .map(|k| Lanes::from_fn(|l| (k * N + l) as f64 - 7.5))
+                    .collect();
+                assert_eq!(
+                    <Lanes<N> as crate::number::Storage>::non_finite_lanes(&base),
+                    0,
+                    "N {N}, len {len}"
+                );
+                for at in 0..len {
+                    for lane in 0..N {
+                        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                            let mut v = base.clone();
+                            let mut node = v[at].to_array();
+                            node[lane] = bad;
+                            v[at] = Lanes::new(node);
+                            let got = <Lanes<N> as crate::number::Storage>::non_finite_lanes(&v);
+                            assert_eq!(got, 1 << lane, "N {N}, len {len}, {bad} at {at}.{lane}");
+                        }
+                    }
+                }
+            }
+        }
+        check::<1>();
+        check::<3>();
+        check::<8>();
+    }
+
+    /// The sparse sweep (a lane tape past 256 KiB of gradients) against the dense one on the
+    /// same program without the unused leaves: the same bits, sweep after sweep on one
+    /// buffer. Small enough for Miri: 64 lanes take a tape past the threshold at 512 nodes.
+    #[test]
+    fn the_sparse_lane_sweep_matches_the_dense_one() {
+        type L = Lanes<64>;
+        fn program(tape: &Tape<L>, gap: usize) -> Vec<crate::Var<'_, L>> {
+            let unused = |n| tape.vars(&vec![L::splat(0.5); n]);
+            let w = tape.run(&[L::splat(0.5), L::splat(-2.0), L::splat(0.25)]);
+            unused(gap);
+            let x = tape.run(&[
+                L::from_fn(|l| l as f64 - 20.0),
+                L::from_fn(|l| (l % 7) as f64),
+            ]);
+            unused(gap);
+            let h = tape.neuron(w, x, Activation::Relu);
+            unused(gap);
+            let y = (h * h.tanh() + w.get(0)).relu();
+            let (w0, x0) = (w.get(0), x.get(0));
+            vec![w0, x0, h, y]
+        }
+        let big = Tape::<L>::new();
+        let nodes = program(&big, 200);
+        assert!(big.len() * std::mem::size_of::<L>() > 256 * 1024);
+        let small = Tape::<L>::new();
+        let want = program(&small, 0);
+        for from in [3, 2, 3, 1, 3] {
+            let (g, h) = (nodes[from].backward(), want[from].backward());
+            for (a, b) in nodes.iter().zip(&want) {
+                let bits = |x: L| x.to_array().map(f64::to_bits);
+                assert_eq!(bits(g[*a]), bits(h[*b]), "from {from}");
             }
         }
     }

@@ -671,7 +671,8 @@ mod tests {
             unused(gap);
             let h = tape.neuron(w, x, Activation::Relu);
             unused(gap);
-            let y = (h * h.tanh() + w.get(0)).relu();
+            // No transcendental functions: Miri perturbs their results run to run.
+            let y = (h * h * 0.5 + w.get(0)).relu();
             let (w0, x0) = (w.get(0), x.get(0));
             vec![w0, x0, h, y]
         }

@@ -209,9 +209,14 @@
 //!   [`Real`], whose formulas read a single value.
 //! - **Cost.** A node costs 16 bytes of operation plus its value, 8·N bytes. `N` is a const
 //!   generic from 1 to 64. On the demo (a 2-16-16-1 network) one recording per 8 samples runs the
-//!   step 1.6× (neuron nodes) to 2.4× (a node per `+ * relu`) faster than `Tape<f64>`. On
+//!   step 1.6× (neuron nodes) to 2.2× (a node per `+ * relu`) faster than `Tape<f64>`. On
 //!   x86-64 a lane tape's sweep and fused dots run on AVX2 when the processor has it (chosen
-//!   at run time; the same IEEE operations in the same order, so the same bits).
+//!   at run time; the same IEEE operations in the same order, so the same bits). A group of
+//!   samples costs its backward pass until every lane of it is inactive (a node is skipped
+//!   only when its adjoint is 0 in every lane). A lane tape with more than 256 KiB of gradients
+//!   sweeps sparsely: it skips blocks of 64 nodes that nothing was added to without reading
+//!   them, and resets only the blocks it wrote before its next sweep, which saves whole-tape
+//!   passes over memory when few samples are active.
 //!
 //! `Tape::new()` infers its number from what is recorded on it (`tape.var(2.0)` makes a
 //! `Tape<f64>`); a tape on which nothing is recorded names it: `Tape::<f64>::new()`, or

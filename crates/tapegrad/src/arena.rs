@@ -112,14 +112,15 @@ pub(crate) struct Inner<T> {
 /// returned buffer has only its marked blocks reset, so it stays zero between sweeps. Smaller
 /// lane tapes and `Tape<f64>` keep the plain buffer, zeroed whole before each sweep, which
 /// stays in cache and needs no marks (and whose speed the `f64` benchmarks pin).
+///
+/// So the tape's spare buffer has marks (`touched` is not empty) exactly when a sparse sweep
+/// used it last, and then its gradients are all zero and no block is marked.
 #[derive(Default)]
 pub(crate) struct GradBuffer<T> {
     pub(crate) grads: Vec<T>,
     /// Bit `b % 64` of word `b / 64`: a gradient in block `b` was written (sparse sweeps
     /// only; empty otherwise).
     pub(crate) touched: Vec<u64>,
-    /// Every gradient is 0 and no block is marked: a sparse sweep's buffer, given back.
-    pub(crate) zeroed: bool,
 }
 
 /// Gradient bytes beyond which a lane tape's sweep is sparse ([`GradBuffer`]): a quarter of
@@ -719,34 +720,25 @@ impl<T: Number> Tape<T> {
     /// marks a sparse sweep of `n` nodes needs.
     pub(crate) fn take_buffer(&self, n: usize) -> GradBuffer<T> {
         let mut b = self.with(|t| std::mem::take(&mut t.spare));
-        if n > sparse_from::<T>() {
-            if !b.zeroed {
-                b.grads.clear();
-                b.touched.clear();
-            }
-            // Only slots past the last buffer's length are written.
-            b.grads.truncate(n);
-            b.grads.resize(n, T::default());
-            b.touched.truncate(mark_words(n));
-            b.touched.resize(mark_words(n), 0);
-        } else {
+        let sparse = n > sparse_from::<T>();
+        if !sparse || b.touched.is_empty() {
+            // Not known to be zero: zero it whole.
             b.grads.clear();
-            b.grads.resize(n, T::default());
             b.touched.clear();
         }
-        b.zeroed = false;
+        // Of a zero buffer, only the slots past its length are written.
+        b.grads.truncate(n);
+        b.grads.resize(n, T::default());
+        let words = if sparse { mark_words(n) } else { 0 };
+        b.touched.truncate(words);
+        b.touched.resize(words, 0);
         b
     }
 
     /// Keeps `buf` as the spare buffer if it is the larger, after a sparse sweep with its
     /// marked blocks reset to zero.
     pub(crate) fn give_back_buffer(&self, mut buf: GradBuffer<T>) {
-        let GradBuffer {
-            grads,
-            touched,
-            zeroed,
-        } = &mut buf;
-        *zeroed = !touched.is_empty();
+        let GradBuffer { grads, touched } = &mut buf;
         for (w, word) in touched.iter_mut().enumerate() {
             let mut bits = std::mem::take(word);
             while bits != 0 {

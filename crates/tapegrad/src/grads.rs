@@ -29,9 +29,8 @@ use crate::var::Var;
 /// Indexing with a `Var` of another tape panics.
 pub struct Grads<'t, T: Number = f64> {
     tape: &'t Tape<T>,
-    grads: Vec<T>,
-    /// Which nodes the sweep wrote, for the tape to reset when the buffer comes back.
-    touched: Vec<u64>,
+    /// The gradients, and what the tape needs to reuse their buffer.
+    buffer: GradBuffer<T>,
     /// What indexing returns for a node recorded after the root.
     zero: T,
 }
@@ -40,8 +39,7 @@ impl<'t, T: Number> Grads<'t, T> {
     pub(crate) fn new(tape: &'t Tape<T>, buffer: GradBuffer<T>) -> Self {
         Grads {
             tape,
-            grads: buffer.grads,
-            touched: buffer.touched,
+            buffer,
             zero: T::default(),
         }
     }
@@ -92,10 +90,10 @@ impl<'t, T: Number> Grads<'t, T> {
         if !std::ptr::eq(self.tape, first.tape()) {
             foreign_var("Grads::copy_run");
         }
-        let start = first.index().min(self.grads.len());
-        let end = (start + out.len()).min(self.grads.len());
+        let start = first.index().min(self.buffer.grads.len());
+        let end = (start + out.len()).min(self.buffer.grads.len());
         let n = end - start;
-        out[..n].copy_from_slice(&self.grads[start..end]);
+        out[..n].copy_from_slice(&self.buffer.grads[start..end]);
         out[n..].fill(T::default());
     }
 
@@ -141,8 +139,7 @@ impl<'t, T: Number> Grads<'t, T> {
     /// ```
     pub fn into_vec(mut self) -> Vec<T> {
         // The marks go too: they describe the buffer given away, not the tape's next one.
-        self.touched = Vec::new();
-        std::mem::take(&mut self.grads)
+        std::mem::take(&mut self.buffer).grads
     }
 
     /// The gradient of every node from id 0 up to the root, indexed by [`Var::index`].
@@ -154,7 +151,7 @@ impl<'t, T: Number> Grads<'t, T> {
     /// assert_eq!(y.backward().as_slice(), &[3.0, 1.0]);
     /// ```
     pub fn as_slice(&self) -> &[T] {
-        &self.grads
+        &self.buffer.grads
     }
 }
 
@@ -167,24 +164,20 @@ impl<'t, T: Number> Index<Var<'t, T>> for Grads<'t, T> {
         if !std::ptr::eq(self.tape, v.tape()) {
             foreign_var("indexing Grads");
         }
-        self.grads.get(v.index()).unwrap_or(&self.zero)
+        self.buffer.grads.get(v.index()).unwrap_or(&self.zero)
     }
 }
 
 impl<T: Number> Drop for Grads<'_, T> {
     fn drop(&mut self) {
-        self.tape.give_back_buffer(GradBuffer {
-            grads: std::mem::take(&mut self.grads),
-            touched: std::mem::take(&mut self.touched),
-            zeroed: false,
-        });
+        self.tape.give_back_buffer(std::mem::take(&mut self.buffer));
     }
 }
 
 impl<T: Number> fmt::Debug for Grads<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Grads")
-            .field("len", &self.grads.len())
+            .field("len", &self.buffer.grads.len())
             .finish()
     }
 }

@@ -33,13 +33,13 @@ impl<T: Number> Tape<T> {
         buffer: &mut GradBuffer<T>,
     ) -> Result<(), (u32, u32)> {
         let root = root as usize;
-        let GradBuffer { grads, touched, .. } = buffer;
+        let GradBuffer { grads, touched } = buffer;
         let sparse = root + 1 > sparse_from::<T>();
         let words = if sparse { mark_words(root + 1) } else { 0 };
         if grads.len() != root + 1 || touched.len() != words || root >= self.len() {
             Refused::BadOperand.panic();
         }
-        if T::LANED && sparse {
+        if sparse {
             // Out of line: a debug build gives each inlined loop its own stack frame, and
             // four of them overflowed a test thread's stack on `Lanes<64>`.
             self.sweep_as::<true, CHECKED>(root, grads, touched)
@@ -499,15 +499,14 @@ impl<T: Number, const SPARSE: bool> Adjoints<T> for Buffer<'_, T, SPARSE> {
 #[cfg(test)]
 mod tests {
     use super::all_finite;
+    use crate::number::Storage;
     use crate::{Activation, Lanes, Number, Run, Tape};
 
-    /// Small tapes through every unchecked path of the sweep, for Miri (`cargo +nightly miri
-    /// test -p tapegrad --lib`): binary nodes, runs, fused nodes, list dots, blocks of zero
-    /// adjoints, the non-finite path and the checked sweep, and the recorded sweep.
+    /// The lane sweep's per-lane masks on a small tape, for Miri: a relu dead in some lanes, a
+    /// pole (sqrt at 0) in lane 1 only, a list dot, runs and a neuron; the lanes' bits must be
+    /// the scalar tapes'.
     #[test]
     fn the_lane_sweep_on_small_tapes_matches_the_scalar_sweep_lane_by_lane() {
-        // Per-lane masks: a relu dead in some lanes, a pole (sqrt at 0) in lane 1 only, a
-        // list dot, runs and a neuron; the lanes' bits must be the scalar tapes'.
         fn program<T: Number>(tape: &Tape<T>, xv: T) -> (T, Vec<T>) {
             let x = tape.var(xv);
             let w = tape.run(&[T::splat(0.5), T::splat(-1.0), T::splat(0.25)]);
@@ -539,6 +538,9 @@ mod tests {
         }
     }
 
+    /// Small tapes through every unchecked path of the sweep, for Miri (`cargo +nightly miri
+    /// test -p tapegrad --lib`): binary nodes, runs, fused nodes, list dots, blocks of zero
+    /// adjoints, the non-finite path and the checked sweep, and the recorded sweep.
     #[test]
     fn every_path_of_the_sweep_on_small_tapes() {
         let tape = Tape::new();
@@ -630,11 +632,7 @@ mod tests {
                 let base: Vec<Lanes<N>> = (0..len)
                     .map(|k| Lanes::from_fn(|l| (k * N + l) as f64 - 7.5))
                     .collect();
-                assert_eq!(
-                    <Lanes<N> as crate::number::Storage>::non_finite_lanes(&base),
-                    0,
-                    "N {N}, len {len}"
-                );
+                assert_eq!(Lanes::<N>::non_finite_lanes(&base), 0, "N {N}, len {len}");
                 for at in 0..len {
                     for lane in 0..N {
                         for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
@@ -642,7 +640,7 @@ mod tests {
                             let mut node = v[at].to_array();
                             node[lane] = bad;
                             v[at] = Lanes::new(node);
-                            let got = <Lanes<N> as crate::number::Storage>::non_finite_lanes(&v);
+                            let got = Lanes::<N>::non_finite_lanes(&v);
                             assert_eq!(got, 1 << lane, "N {N}, len {len}, {bad} at {at}.{lane}");
                         }
                     }

@@ -68,16 +68,28 @@ fn handwritten(d: &demo::Demo, net: &mut Net, grad: &mut Net, curve: &mut Vec<f6
     t.elapsed().as_secs_f64()
 }
 
-/// Prints the fastest of each spelling, beside the fastest hand-written training.
-fn report(rounds: usize, names: &[&str], fastest: &[f64]) {
-    print!(
-        "fastest of {rounds}: handwritten {:.1} µs",
-        fastest[0] * 1e6
-    );
+/// Prints the fastest of each spelling (in `unit`, `scale` per second) after `head`, beside
+/// the fastest hand-written one, `fastest[0]`.
+fn report(head: &str, names: &[&str], fastest: &[f64], (scale, unit): (f64, &str)) {
+    print!("{head}: handwritten {:.2} µs", fastest[0] * 1e6);
     for (name, t) in names.iter().zip(&fastest[1..]) {
-        print!(" | {name} {:.3} ms, {:.2}×", t * 1e3, t / fastest[0]);
+        print!(" | {name} {:.3} {unit}, {:.2}×", t * scale, t / fastest[0]);
     }
     println!();
+}
+
+/// Folds one round's times into the fastest so far (the hand-written one stays at 0).
+fn keep_fastest(
+    fastest: &mut Vec<f64>,
+    names: &mut Vec<&'static str>,
+    round: Vec<(&'static str, f64)>,
+) {
+    fastest.resize(round.len() + 1, f64::MAX);
+    names.clear();
+    for (k, (name, t)) in round.into_iter().enumerate() {
+        names.push(name);
+        fastest[k + 1] = fastest[k + 1].min(t);
+    }
 }
 
 /// The lane spellings, each round in one sitting with a hand-written training.
@@ -102,14 +114,14 @@ fn lane_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
                 times.push((name, t.elapsed().as_secs_f64()));
             }
         }}
-        fastest.resize(times.len() + 1, f64::MAX);
-        names.clear();
-        for (k, (name, t)) in times.into_iter().enumerate() {
-            names.push(name);
-            fastest[k + 1] = fastest[k + 1].min(t);
-        }
+        keep_fastest(&mut fastest, &mut names, times);
     }
-    report(rounds, &names, &fastest);
+    report(
+        &format!("fastest of {rounds}"),
+        &names,
+        &fastest,
+        (1e3, "ms"),
+    );
 }
 
 /// Single steps of the lane spellings at steps 0, 10 and 90 (0, 1 and 2, once, under `cargo
@@ -143,26 +155,21 @@ fn step_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
                 n.step(&mut grad, &d.xs, &d.ys, demo::lr(*k));
                 fastest[0] = fastest[0].min(t.elapsed().as_secs_f64());
             }
-            names.clear();
-            let mut spelling = 0;
+            let mut times = Vec::new();
             for_lane_spellings! { on (t4, t8, t16) |name, _train, step| {
                 if name.contains(filter) {
-                    spelling += 1;
-                    names.push(name);
-                    fastest.resize(fastest.len().max(spelling + 1), f64::MAX);
+                    let mut best = f64::MAX;
                     for _ in 0..reps {
                         let t = Instant::now();
                         std::hint::black_box(step(d, &params));
-                        fastest[spelling] = fastest[spelling].min(t.elapsed().as_secs_f64());
+                        best = best.min(t.elapsed().as_secs_f64());
                     }
+                    times.push((name, best));
                 }
             }}
+            keep_fastest(&mut fastest, &mut names, times);
         }
-        print!("step {k}: handwritten {:.2} µs", fastest[0] * 1e6);
-        for (name, t) in names.iter().zip(&fastest[1..]) {
-            print!(" | {name} {:.2} µs, {:.2}×", t * 1e6, t / fastest[0]);
-        }
-        println!();
+        report(&format!("step {k}"), &names, &fastest, (1e6, "µs"));
     }
 }
 
@@ -185,5 +192,10 @@ fn scalar_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
         }
     }
     let names: Vec<&str> = spellings.iter().map(|(name, _)| *name).collect();
-    report(rounds, &names, &fastest);
+    report(
+        &format!("fastest of {rounds}"),
+        &names,
+        &fastest,
+        (1e3, "ms"),
+    );
 }

@@ -571,10 +571,20 @@ mod tests {
             g[xs.get(0)]
         );
 
-        // The recorded sweep over the same nodes gives the same numbers.
+        // The recorded sweep over the same nodes gives the same numbers. Under Miri it
+        // computes `tanh` again, and Miri gives each call its own error of a few ulps.
         let recorded = out.grad(&[xs.get(0), xs.get(1)]);
-        assert_eq!(recorded[0].value(), g[xs.get(0)]);
-        assert_eq!(recorded[1].value(), g[xs.get(1)]);
+        for (r, x) in recorded.iter().zip([xs.get(0), xs.get(1)]) {
+            if cfg!(miri) {
+                assert!(
+                    (r.value() - g[x]).abs() <= 1e-12 * g[x].abs(),
+                    "{r:?} vs {}",
+                    g[x]
+                );
+            } else {
+                assert_eq!(r.value(), g[x]);
+            }
+        }
 
         // A pole makes the tape dirty: the sweep follows reachability, and the checked sweep
         // stops at the node that made an infinite gradient.

@@ -721,13 +721,14 @@ impl<T: Number> Tape<T> {
     pub(crate) fn take_buffer(&self, n: usize) -> GradBuffer<T> {
         let mut b = self.with(|t| std::mem::take(&mut t.spare));
         let sparse = n > sparse_from::<T>();
+        b.grads.truncate(n);
         if !sparse || b.touched.is_empty() {
-            // Not known to be zero: zero it whole.
-            b.grads.clear();
+            // Not known to be zero: zero it whole. `fill` becomes a `memset`, where `resize`
+            // after `clear` stored a lane array at a time.
+            b.grads.fill(T::default());
             b.touched.clear();
         }
         // Of a zero buffer, only the slots past its length are written.
-        b.grads.truncate(n);
         b.grads.resize(n, T::default());
         let words = if sparse { mark_words(n) } else { 0 };
         b.touched.truncate(words);

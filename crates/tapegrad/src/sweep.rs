@@ -262,6 +262,11 @@ fn reverse_loop<T: Number, const CLEAN: bool, const SPARSE: bool, const CHECKED:
             i -= BLOCK - 1;
             continue;
         }
+        if T::LANES > 1 && matches!(ops[i], Op::Leaf) {
+            // Nothing to add (the parameters of a network get the L2 term's adjoint at every
+            // step): spare reading the adjoint and the lane masks.
+            continue;
+        }
         let g = buf.grads[i];
         if CLEAN && g.is_zero() {
             // Dead ReLUs and inactive samples leave runs of zero adjoints. A zero node adds

@@ -31,7 +31,7 @@ use tapegrad::{Activation, Lanes, Run, Tape, Var};
 use tapegrad_suite::handwritten::Net;
 
 /// Layer widths, input first.
-const SIZES: [usize; 4] = [2, 16, 16, 1];
+pub const SIZES: [usize; 4] = [2, 16, 16, 1];
 /// The L2 coefficient.
 const ALPHA: f64 = 1e-4;
 
@@ -208,7 +208,7 @@ pub type LaneRecorder<const N: usize> =
 
 /// Group `k`'s inputs, labels and loss weights: sample `k·N + l` in lane `l`, and padding
 /// lanes (input 0, label 0, weight 0) past the last sample.
-fn group<const N: usize>(
+pub fn group<const N: usize>(
     xs: &[[f64; 2]],
     ys: &[f64],
     k: usize,
@@ -325,22 +325,28 @@ pub fn train_lanes<const N: usize>(
     tape.len()
 }
 
-/// One step's recording and sweep on `tape` at parameters `params`, without the update.
+/// One step's recording and, with `sweep`, its sweep on `tape` at parameters `params`,
+/// without the update.
 pub fn lane_step<const N: usize>(
     d: &Demo,
     record: LaneRecorder<N>,
     tape: &mut Tape<Lanes<N>>,
     params: &[f64],
+    sweep: bool,
 ) -> f64 {
     tape.clear();
     let loss = record(tape, params, &d.xs, &d.ys);
+    if !sweep {
+        return loss.value().sum();
+    }
     let g = loss.backward();
     g.as_slice()[0].sum()
 }
 
 /// Runs `body` for each lane spelling with its width, recorder and tape (new tapes, or the
 /// caller's `Tape<Lanes<4>>`, `Tape<Lanes<8>>` and `Tape<Lanes<16>>`, reused across calls):
-/// `train` runs a whole training, `step` one step at given parameters ([`lane_step`]).
+/// `train` runs a whole training, `step` one step at given parameters, or its recording alone
+/// ([`lane_step`]).
 macro_rules! for_lane_spellings {
     (|$name:ident, $train:ident| $body:block) => {{
         let mut t4 = Tape::<Lanes<4>>::new();
@@ -364,7 +370,9 @@ macro_rules! for_lane_spellings {
             train_lanes::<$n>(d, $record, *tape.borrow_mut(), p, c)
         };
         #[allow(unused_variables)]
-        let $step = |d: &Demo, p: &[f64]| lane_step::<$n>(d, $record, *tape.borrow_mut(), p);
+        let $step = |d: &Demo, p: &[f64], sweep: bool| {
+            lane_step::<$n>(d, $record, *tape.borrow_mut(), p, sweep)
+        };
         $body
     }};
 }

@@ -21,6 +21,9 @@
 //! hand-written step at the same parameters: each the fastest of 100 repetitions per round.
 //! A step's cost depends on how many samples the hinge loss still counts (most at step 0,
 //! none by step 90), and a lane tape skips a group of samples only when all of them are out.
+//! Two more lines per step split the cost: the recording alone (no sweep), and the `neuron`
+//! spellings' forward pass computed with no tape at all, the same products and sums in the
+//! same order stored one value per neuron: the arithmetic that any recording of it does.
 
 #![allow(dead_code)]
 
@@ -30,7 +33,7 @@ mod demo;
 
 use std::time::Instant;
 
-use tapegrad::Tape;
+use tapegrad::{Lanes, Tape};
 use tapegrad_suite::handwritten::Net;
 
 fn main() {
@@ -143,34 +146,146 @@ fn step_rounds(d: &demo::Demo, rounds: usize, filter: &str) {
         net.step(&mut grad, &d.xs, &d.ys, demo::lr(k));
     }
     let reps = if d.steps < 100 { 1 } else { 100 };
+    let fastest_of = |f: &mut dyn FnMut() -> f64| {
+        let mut best = f64::MAX;
+        for _ in 0..reps {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        best
+    };
     let (mut t4, mut t8, mut t16) = (Tape::new(), Tape::new(), Tape::new());
+    let mut values: (Vec<Lanes<4>>, Vec<Lanes<8>>, Vec<Lanes<16>>) = Default::default();
     for (k, net) in &points {
         let params = net.to_params();
-        let mut names = Vec::new();
-        let mut fastest = vec![f64::MAX];
+        let mut names = [Vec::new(), Vec::new(), Vec::new()];
+        let mut fastest = [vec![f64::MAX], vec![f64::MAX], vec![f64::MAX]];
         for _ in 0..rounds {
-            for _ in 0..reps {
+            let hand = fastest_of(&mut || {
                 let mut n = net.clone();
-                let t = Instant::now();
-                n.step(&mut grad, &d.xs, &d.ys, demo::lr(*k));
-                fastest[0] = fastest[0].min(t.elapsed().as_secs_f64());
+                n.step(&mut grad, &d.xs, &d.ys, demo::lr(*k))
+            });
+            for f in &mut fastest {
+                f[0] = f[0].min(hand);
             }
-            let mut times = Vec::new();
+            let (mut steps, mut recordings) = (Vec::new(), Vec::new());
             for_lane_spellings! { on (t4, t8, t16) |name, _train, step| {
                 if name.contains(filter) {
-                    let mut best = f64::MAX;
-                    for _ in 0..reps {
-                        let t = Instant::now();
-                        std::hint::black_box(step(d, &params));
-                        best = best.min(t.elapsed().as_secs_f64());
-                    }
-                    times.push((name, best));
+                    steps.push((name, fastest_of(&mut || step(d, &params, true))));
+                    recordings.push((name, fastest_of(&mut || step(d, &params, false))));
                 }
             }}
-            keep_fastest(&mut fastest, &mut names, times);
+            keep_fastest(&mut fastest[0], &mut names[0], steps);
+            keep_fastest(&mut fastest[1], &mut names[1], recordings);
+            let (v4, v8, v16) = &mut values;
+            let forward = vec![
+                (
+                    "lanes4",
+                    fastest_of(&mut || forward_without_tape(d, &params, v4)),
+                ),
+                (
+                    "lanes8",
+                    fastest_of(&mut || forward_without_tape(d, &params, v8)),
+                ),
+                (
+                    "lanes16",
+                    fastest_of(&mut || forward_without_tape(d, &params, v16)),
+                ),
+            ];
+            keep_fastest(&mut fastest[2], &mut names[2], forward);
         }
-        report(&format!("step {k}"), &names, &fastest, (1e6, "µs"));
+        report(&format!("step {k}"), &names[0], &fastest[0], (1e6, "µs"));
+        report(
+            &format!("step {k}, recording alone"),
+            &names[1],
+            &fastest[1],
+            (1e6, "µs"),
+        );
+        report(
+            &format!("step {k}, neuron forward without a tape"),
+            &names[2],
+            &fastest[2],
+            (1e6, "µs"),
+        );
     }
+}
+
+/// The `neuron` spellings' forward pass on `N` lanes with no tape, a floor for their
+/// recording: for each neuron the products and the four partial sums of `Tape::neuron`, its
+/// bias and ReLU, and the value appended to `values` as a push appends it. Compiled for AVX2
+/// where the processor has it, as the tape's dot products are. Returns the outputs' sum.
+fn forward_without_tape<const N: usize>(
+    d: &demo::Demo,
+    params: &[f64],
+    values: &mut Vec<Lanes<N>>,
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2, checked just above.
+        return unsafe { forward_avx2(d, params, values) };
+    }
+    forward_lanes(d, params, values)
+}
+
+/// [`forward_lanes`] compiled with AVX2.
+///
+/// # Safety
+///
+/// The processor must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn forward_avx2<const N: usize>(
+    d: &demo::Demo,
+    params: &[f64],
+    values: &mut Vec<Lanes<N>>,
+) -> f64 {
+    forward_lanes(d, params, values)
+}
+
+/// The body of [`forward_without_tape`].
+#[inline(always)]
+fn forward_lanes<const N: usize>(
+    d: &demo::Demo,
+    params: &[f64],
+    values: &mut Vec<Lanes<N>>,
+) -> f64 {
+    values.clear();
+    values.extend(params.iter().map(|&p| Lanes::splat(p)));
+    let mut out = 0.0;
+    for k in 0..d.xs.len().div_ceil(N) {
+        let (x, _, _) = demo::group::<N>(&d.xs, &d.ys, k);
+        let mut act = values.len();
+        values.extend(x);
+        let mut at = 0;
+        for (l, sz) in demo::SIZES.windows(2).enumerate() {
+            let next = values.len();
+            for _ in 0..sz[1] {
+                let (w, x) = (&values[at..at + sz[0]], &values[act..act + sz[0]]);
+                let mut acc = [Lanes::<N>::default(); 4];
+                let (wc, xc) = (w.chunks_exact(4), x.chunks_exact(4));
+                for (l, (&w, &x)) in wc.remainder().iter().zip(xc.remainder()).enumerate() {
+                    acc[l] = w * x;
+                }
+                for (w, x) in wc.zip(xc) {
+                    for l in 0..4 {
+                        acc[l] += w[l] * x[l];
+                    }
+                }
+                let z = (acc[0] + acc[1]) + (acc[2] + acc[3]) + values[at + sz[0]];
+                at += sz[0] + 1;
+                let relu = l + 2 < demo::SIZES.len();
+                values.push(if relu {
+                    z.to_array().map(|v| v.max(0.0)).into()
+                } else {
+                    z
+                });
+            }
+            act = next;
+        }
+        out += values[act].sum();
+    }
+    out
 }
 
 /// The hand-written training and the three `Tape<f64>` spellings.

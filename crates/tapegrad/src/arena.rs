@@ -737,8 +737,11 @@ impl<T: Number> Tape<T> {
     }
 
     /// Keeps `buf` as the spare buffer if it is the larger, after a sparse sweep with its
-    /// marked blocks reset to zero.
+    /// marked blocks reset to zero (a buffer not kept is dropped as it is).
     pub(crate) fn give_back_buffer(&self, mut buf: GradBuffer<T>) {
+        if self.with(|t| buf.grads.capacity() <= t.spare.grads.capacity()) {
+            return;
+        }
         let GradBuffer { grads, touched } = &mut buf;
         for (w, word) in touched.iter_mut().enumerate() {
             let mut bits = std::mem::take(word);
@@ -749,13 +752,7 @@ impl<T: Number> Tape<T> {
                 bits &= bits - 1;
             }
         }
-        let old = self.with(|t| {
-            if buf.grads.capacity() > t.spare.grads.capacity() {
-                std::mem::replace(&mut t.spare, buf)
-            } else {
-                buf
-            }
-        });
+        let old = self.with(|t| std::mem::replace(&mut t.spare, buf));
         drop(old);
     }
 }

@@ -71,27 +71,12 @@ impl<T: Number> Tape<T> {
                 mark(touched, root, 1);
             }
             // One loop, compiled twice so neither copy tests `clean` per node.
-            let result = if clean {
-                widest_loop::<T, true, SPARSE, CHECKED>(
-                    vals,
-                    ops,
-                    operands,
-                    grads,
-                    touched,
-                    &mut reached,
-                    0,
-                )
+            let sweep_loop = if clean {
+                widest_loop::<T, true, SPARSE, CHECKED>
             } else {
-                widest_loop::<T, false, SPARSE, CHECKED>(
-                    vals,
-                    ops,
-                    operands,
-                    grads,
-                    touched,
-                    &mut reached,
-                    dirty,
-                )
+                widest_loop::<T, false, SPARSE, CHECKED>
             };
+            let result = sweep_loop(vals, ops, operands, grads, touched, &mut reached, dirty);
             t.reached = reached;
             result
         })
@@ -242,6 +227,8 @@ fn reverse_loop<T: Number, const CLEAN: bool, const SPARSE: bool, const CHECKED:
     // One length for the three slices, so the loop's indexing needs no bound but `i`'s.
     let n = vals.len();
     let (ops, grads) = (&ops[..n], &mut grads[..n]);
+    // A clean tape has no dirty lane; a constant, so that no clean loop tests one.
+    let dirty = if CLEAN { 0 } else { dirty };
     let lanes_dirty = T::mask_of(dirty);
     let mut buf: Buffer<'_, T, SPARSE> = Buffer {
         vals,

@@ -131,6 +131,50 @@ zero_adjoint_pole!(zero_adjoint_powf, 1e-300, |_x, y| y.powf(-0.5));
 zero_adjoint_pole!(zero_adjoint_sqrt, 0.0, |_x, y| y.sqrt());
 zero_adjoint_pole!(zero_adjoint_ln, 1e-320, |_x, y| y.ln());
 
+/// An infinite value recorded long before the sweep, behind a dead ReLU's zero adjoint: a lane tape
+/// checks its values for non-finite lanes in 4 KiB chunks as it records, and the scalar tape
+/// of such a lane visits the node despite its zero adjoint and gets 0·inf = NaN. Pins the
+/// chunked check: with the chunks left unchecked, every test above still passed, since their
+/// tapes fit in one chunk, which the sweep checks itself.
+fn zero_adjoint_after<'t, T: Number>(tape: &'t Tape<T>, v: &[Var<'t, T>]) -> Vec<Var<'t, T>> {
+    let y = v[0] * v[1];
+    // A dead ReLU at -inf: its output is 0, finite, and its slope 0 makes y's adjoint 0.
+    let r = (y * -1.0).relu();
+    // More than a chunk of any width up to 64 lanes (4 KiB of values), several for narrow ones,
+    // so every non-finite value sits in a chunk checked while recording.
+    tape.vars(&[T::splat(0.5); 300]);
+    vec![v[0], v[1], y, r, r * tape.var(T::splat(1.0))]
+}
+
+#[test]
+fn a_non_finite_value_chunks_before_the_sweep_still_reaches_its_lane() {
+    fn check<const N: usize>() {
+        // No lane's root is non-finite: such a lane would make the whole sweep visit every
+        // node the root reaches, which hides a missed check.
+        let x = Lanes::<N>::from_fn(|l| match l % 4 {
+            1 => f64::INFINITY,
+            3 => 1e308, // y overflows; its operands are finite, so no NaN
+            _ => 1.5,
+        });
+        let (_, grads) = assert_lanes_match_scalar(
+            &[x, Lanes::splat(2.0)],
+            zero_adjoint_after,
+            zero_adjoint_after,
+            &format!("{N} lanes"),
+        );
+        // The point of the test: lane 1's parameter gradient is 0·inf, not a skipped 0.
+        if N > 1 {
+            assert!(grads[1].lane(1).is_nan(), "{N} lanes: {:?}", grads[1]);
+            assert_eq!(grads[1].lane(0), 0.0, "{N} lanes: {:?}", grads[1]);
+        }
+    }
+    check::<1>();
+    check::<4>();
+    check::<8>();
+    check::<16>();
+    check::<64>();
+}
+
 /// A dead ReLU in some lanes only: on a scalar tape its zero adjoint is skipped where every
 /// number is finite, and a lane tape must give the live lanes the same bits.
 #[test]

@@ -86,10 +86,14 @@ pub(crate) struct Inner<T> {
     /// Bit `l` set once an operation with a pole (ln, sqrt, recip, division, powers) records
     /// a non-finite local derivative in lane `l`; see the sweep.
     dirty: u64,
+    /// On a lane tape, nodes `0..scanned` have had their values checked for non-finite lanes
+    /// ([`scan_every`]), and `value_dirty` has the lanes where one is not finite.
+    scanned: usize,
+    value_dirty: u64,
     limit: usize,
     /// Pushes that fit without the slow path: `min(capacity of values, length of ops, limit)`,
-    /// or the current length while anomaly detection is on, so the hot path has a single
-    /// comparison.
+    /// and on a lane tape the end of the values' next unscanned chunk ([`scan_every`]), or the
+    /// current length while anomaly detection is on, so the hot path has a single comparison.
     room: usize,
     /// Operand ids being collected by `Tape::sum`, kept to avoid an allocation per call.
     pub(crate) scratch: Vec<u32>,
@@ -147,6 +151,27 @@ pub(crate) const fn sparse_from<T: Number>() -> usize {
 /// The words of marks for `n` nodes.
 pub(crate) fn mark_words(n: usize) -> usize {
     n.div_ceil(BLOCK).div_ceil(64)
+}
+
+/// Value bytes per chunk that a lane tape checks for non-finite lanes as it records.
+///
+/// The sweep must know which lanes hold a non-finite value before it may skip zero adjoints.
+/// Scanning the whole tape then reads every value back from L2 (a tenth of the binary demo
+/// graph's step on 8 lanes, by `perf`); a chunk scanned by the push that completes it is
+/// still in L1, and the push's single comparison with `room` covers it, so the recording's
+/// hot path is unchanged and the sweep scans only the last partial chunk.
+const SCAN_BYTES: usize = 4096;
+
+/// Nodes per scanned chunk on a lane tape (`usize::MAX` on `f64`, which scans at the sweep:
+/// its values are an eighth of a `Lanes<8>`'s, and its benchmarks pin its speed).
+#[inline(always)]
+pub(crate) const fn scan_every<T: Number>() -> usize {
+    if T::LANED {
+        let n = SCAN_BYTES / std::mem::size_of::<T>();
+        if n == 0 { 1 } else { n }
+    } else {
+        usize::MAX
+    }
 }
 
 /// The id `Inner::push_slow` returns for a refused push: no node has it, since a tape holds
@@ -209,12 +234,33 @@ macro_rules! slow_path {
 }
 
 impl<T: Number> Inner<T> {
+    /// Scans the chunks of values that are complete, then sets `room`.
     fn update_room(&mut self) {
+        let every = scan_every::<T>();
+        let len = self.values.len();
+        if every != usize::MAX {
+            let end = len - len % every;
+            if end > self.scanned {
+                self.value_dirty |= T::non_finite_lanes(&self.values[self.scanned..end]);
+                self.scanned = end;
+            }
+        }
         self.room = if self.detect_anomaly {
-            self.values.len()
+            len
         } else {
-            self.values.capacity().min(self.ops.len()).min(self.limit)
+            let room = self.values.capacity().min(self.ops.len()).min(self.limit);
+            room.min(self.scanned.saturating_add(every))
         };
+    }
+
+    /// The lanes where a value of nodes `0..=root` is not finite.
+    pub(crate) fn non_finite_values(&self, root: usize) -> u64 {
+        let values = &self.values[..=root];
+        match values.get(self.scanned..) {
+            Some(rest) => self.value_dirty | T::non_finite_lanes(rest),
+            // A sweep from below the scanned chunks: `value_dirty` may name later nodes.
+            None => T::non_finite_lanes(values),
+        }
     }
 
     /// Extends `ops` with `Leaf`s to cover every slot `values` has room for.
@@ -388,6 +434,8 @@ impl<T: Number> Tape<T> {
                 locations: Vec::new(),
                 detect_anomaly: false,
                 dirty: 0,
+                scanned: 0,
+                value_dirty: 0,
                 limit: MAX_NODES,
                 room: 0,
                 reached: Vec::new(),
@@ -534,6 +582,8 @@ impl<T: Number> Tape<T> {
         t.labels.clear();
         t.locations.clear();
         t.dirty = 0;
+        t.scanned = 0;
+        t.value_dirty = 0;
         t.update_room();
     }
 

@@ -57,7 +57,7 @@ impl<T: Number> Tape<T> {
         touched: &mut [u64],
     ) -> Result<(), (u32, u32)> {
         self.with(|t| {
-            let dirty = t.dirty() | T::non_finite_lanes(t.nodes(root).0);
+            let dirty = t.dirty() | t.non_finite_values(root);
             let clean = dirty == 0;
             let mut reached = std::mem::take(&mut t.reached);
             if !clean {

@@ -15,6 +15,8 @@
 //!   `Tape<Lanes<N>>`, the last group padded with lanes whose loss weight is 0 (4 lanes is the
 //!   `moons` app's default width, which a change can treat differently from 8).
 //!
+//! A second group, `demo_sweep`, times the first step's sweep alone on the binary lane tapes.
+//!
 //! `cargo bench --bench demo`; divide a median by 100 for one step (`cargo test --benches`
 //! checks and runs 3 steps). Apart from the lane spellings (delete them and `LANE_SPELLINGS`
 //! to build it on an older commit), the file uses only what the engine's public API has had
@@ -460,12 +462,29 @@ pub fn steps() -> usize {
     if test_mode() { 3 } else { 100 }
 }
 
+/// The first step's sweep alone on the binary graph's lane tapes, recorded once: `backward`
+/// and the drop of its gradients, which resets what the sweep wrote for the next one.
+fn bench_lane_sweeps(c: &mut Criterion, d: &Demo) {
+    fn sweep<const N: usize>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, d: &Demo) {
+        let tape = Tape::<Lanes<N>>::new();
+        let loss = record_binary_lanes::<N>(&tape, &d.start, &d.xs, &d.ys);
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(loss.backward().as_slice()[0]))
+        });
+    }
+    let mut group = c.benchmark_group("demo_sweep");
+    sweep::<8>(&mut group, "lanes8_binary", d);
+    sweep::<16>(&mut group, "lanes16_binary", d);
+    group.finish();
+}
+
 fn bench_demo(c: &mut Criterion) {
     let d = Demo::new(steps());
     check_curves(&d);
     let mut group = c.benchmark_group("demo_step");
     bench_spellings(&mut group, &d);
     group.finish();
+    bench_lane_sweeps(c, &d);
 }
 
 criterion_group!(benches, bench_demo);

@@ -162,8 +162,9 @@ pub(crate) fn mark_words(n: usize) -> usize {
 /// hot path is unchanged and the sweep scans only the last partial chunk.
 const SCAN_BYTES: usize = 4096;
 
-/// How far ahead of the node it records a lane tape prefetches ([`Inner::prefetch`]): of the
-/// distances tried (512 B to 4 KiB), none recorded the binary demo graph faster than 1 KiB.
+/// How far ahead of the node it records a tape prefetches ([`Inner::prefetch`]): of the
+/// distances tried (512 B to 4 KiB), none recorded the binary demo graph on 8 lanes faster
+/// than 1 KiB.
 const PREFETCH_BYTES: usize = 1024;
 
 /// Nodes per scanned chunk on a lane tape (`usize::MAX` on `f64`, which scans at the sweep:
@@ -289,24 +290,27 @@ impl<T: Number> Inner<T> {
     #[cfg(not(target_arch = "x86_64"))]
     slow_path!("Rust");
 
-    /// On a lane tape, asks the processor to fetch the slots of the node [`PREFETCH_BYTES`]
-    /// ahead of node `id` into L1.
+    /// Asks the processor to fetch the slots of the node [`PREFETCH_BYTES`] ahead of node `id`
+    /// into L1: on a lane tape for every push, on `Tape<f64>` for unary and binary operations.
     ///
     /// A lane node's value is a cache line or more, so a recording stores to a line it has not
     /// touched since the last step at nearly every push, and the processor's own prefetchers
     /// left those stores waiting on L2: recording micrograd's `s += w·x` on `Lanes<8>` took
     /// about 20 cycles a node in a chain longer than L1 holds, against 8 to 10 in one that
-    /// fits, and takes 12 to 13 with this prefetch.
+    /// fits, and takes 12 to 13 with this prefetch. A `Tape<f64>` node is 24 bytes, and
+    /// micrograd's graph, a node per `+`, `*` and `relu`, trained 12–14 % faster with it; on
+    /// every push it made the `neuron` spelling, whose nodes each do a whole dot product,
+    /// 2–4 % slower, so fused nodes go without (then 1 %, within the noise).
     #[inline(always)]
-    fn prefetch(&self, id: usize) {
+    fn prefetch(&self, id: usize, op: Op) {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
-        if T::LANED {
+        if T::LANED || matches!(op.operand_bounds(), OperandBounds::Two(..)) {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             let value = self
                 .values
                 .as_ptr()
                 .wrapping_add(id + PREFETCH_BYTES / std::mem::size_of::<T>());
-            let op = self
+            let slot = self
                 .ops
                 .as_ptr()
                 .wrapping_add(id + PREFETCH_BYTES / std::mem::size_of::<Op>());
@@ -319,11 +323,11 @@ impl<T: Number> Inner<T> {
                 for line in (0..std::mem::size_of::<T>()).step_by(64) {
                     _mm_prefetch::<_MM_HINT_T0>(value.cast::<i8>().wrapping_add(line));
                 }
-                _mm_prefetch::<_MM_HINT_T0>(op.cast());
+                _mm_prefetch::<_MM_HINT_T0>(slot.cast());
             }
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-        let _ = id;
+        let _ = (id, op);
     }
 
     /// Whether `op` may be stored as node `id`: every operand is a node below `id`, and a list
@@ -681,7 +685,7 @@ impl<T: Number> Tape<T> {
                 // assembles it in memory before the branch.
                 let words = op.words();
                 if admitted && id < t.room {
-                    t.prefetch(id);
+                    t.prefetch(id, op);
                     // SAFETY: `room` never exceeds the capacity of `values` nor the length of
                     // `ops` (`update_room`), and `values` has length `id`: slot `id` is
                     // allocated and unused in `values`, and an initialized `Op` (plain data,

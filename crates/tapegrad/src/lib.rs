@@ -209,8 +209,8 @@
 //!   [`Real`], whose formulas read a single value.
 //! - **Cost.** A node costs 16 bytes of operation plus its value, 8·N bytes. `N` is a const
 //!   generic from 1 to 64. On the demo (a 2-16-16-1 network) one recording per 8 samples runs the
-//!   step 1.7× to 2.1× faster than `Tape<f64>` with neuron nodes and 2.4× to 2.7× with a node
-//!   per `+ * relu` (on two machines). On
+//!   step 1.7× to 2.1× faster than `Tape<f64>` with neuron nodes and 2.1× to 2.7× with
+//!   a node per `+ * relu` (on two machines). On
 //!   x86-64 a lane tape's sweep and fused dots run on AVX2 when the processor has it (chosen
 //!   at run time; the same IEEE operations in the same order, so the same bits). A group of
 //!   samples costs its backward pass until every lane of it is inactive (a node is skipped

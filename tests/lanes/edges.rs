@@ -131,11 +131,11 @@ zero_adjoint_pole!(zero_adjoint_powf, 1e-300, |_x, y| y.powf(-0.5));
 zero_adjoint_pole!(zero_adjoint_sqrt, 0.0, |_x, y| y.sqrt());
 zero_adjoint_pole!(zero_adjoint_ln, 1e-320, |_x, y| y.ln());
 
-/// An infinite value recorded long before the sweep, behind a dead ReLU's zero adjoint: a lane tape
-/// checks its values for non-finite lanes in 4 KiB chunks as it records, and the scalar tape
-/// of such a lane visits the node despite its zero adjoint and gets 0·inf = NaN. Pins the
-/// chunked check: with the chunks left unchecked, every test above still passed, since their
-/// tapes fit in one chunk, which the sweep checks itself.
+/// An infinite value recorded long before the sweep, behind a dead ReLU's zero adjoint: a lane
+/// tape checks its values for non-finite lanes in 4 KiB chunks as it records, and the scalar
+/// tape of such a lane visits the node despite its zero adjoint and gets 0·inf = NaN. Pins the
+/// chunked check: with the chunks left unchecked, every other lane test still passed, since
+/// their tapes fit in one chunk, which the sweep checks itself.
 fn zero_adjoint_after<'t, T: Number>(tape: &'t Tape<T>, v: &[Var<'t, T>]) -> Vec<Var<'t, T>> {
     let y = v[0] * v[1];
     // A dead ReLU at -inf: its output is 0, finite, and its slope 0 makes y's adjoint 0.

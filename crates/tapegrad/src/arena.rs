@@ -167,16 +167,11 @@ const SCAN_BYTES: usize = 4096;
 /// than 1 KiB.
 const PREFETCH_BYTES: usize = 1024;
 
-/// Nodes per scanned chunk on a lane tape (`usize::MAX` on `f64`, which scans at the sweep:
-/// its values are an eighth of a `Lanes<8>`'s, and its benchmarks pin its speed).
+/// Nodes per scanned chunk on a lane tape. A `Tape<f64>` scans at the sweep instead: its values
+/// are an eighth of a `Lanes<8>`'s, and its benchmarks pin its speed.
 #[inline(always)]
-pub(crate) const fn scan_every<T: Number>() -> usize {
-    if T::LANED {
-        let n = SCAN_BYTES / std::mem::size_of::<T>();
-        if n == 0 { 1 } else { n }
-    } else {
-        usize::MAX
-    }
+fn scan_every<T: Number>() -> usize {
+    (SCAN_BYTES / std::mem::size_of::<T>()).max(1)
 }
 
 /// The id `Inner::push_slow` returns for a refused push: no node has it, since a tape holds
@@ -241,21 +236,18 @@ macro_rules! slow_path {
 impl<T: Number> Inner<T> {
     /// Scans the chunks of values that are complete, then sets `room`.
     fn update_room(&mut self) {
-        let every = scan_every::<T>();
         let len = self.values.len();
-        if every != usize::MAX {
+        let mut room = self.values.capacity().min(self.ops.len()).min(self.limit);
+        if T::LANED {
+            let every = scan_every::<T>();
             let end = len - len % every;
             if end > self.scanned {
                 self.value_dirty |= T::non_finite_lanes(&self.values[self.scanned..end]);
                 self.scanned = end;
             }
+            room = room.min(self.scanned + every);
         }
-        self.room = if self.detect_anomaly {
-            len
-        } else {
-            let room = self.values.capacity().min(self.ops.len()).min(self.limit);
-            room.min(self.scanned.saturating_add(every))
-        };
+        self.room = if self.detect_anomaly { len } else { room };
     }
 
     /// The lanes where a value of nodes `0..=root` is not finite.
